@@ -1,0 +1,431 @@
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Key is the stored record of an API key. It never holds the secret; Digest
+// holds the secret's digest and is set only on records a [Store] handles:
+// every Key a [Manager] returns has a zero Digest.
+//
+// Key is a plain value, safe to copy and to read from several goroutines;
+// changing a copy never changes what is stored.
+type Key struct {
+	// ID is the key's public identifier, a UUIDv7. It is part of the token.
+	ID uuid.UUID `json:"id"`
+	// Label says what the key is for, for example "shop integration".
+	Label string `json:"label"`
+	// Scopes is what the key may do. It is fixed at creation.
+	Scopes Scopes `json:"scopes"`
+	// Active is false once the key is deactivated; it can be reactivated.
+	Active bool `json:"active"`
+	// CreatedAt is when the key was created, in UTC.
+	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt is when the key last verified, accurate to the Manager's
+	// UsageInterval; zero if never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// ExpiresAt is when the key stops verifying; zero if never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// ClonedFrom is the ID of the key this one was cloned or rolled from,
+	// or uuid.Nil.
+	ClonedFrom uuid.UUID `json:"cloned_from,omitzero"`
+	// Hint is the masked token for display, for example "sk_…a1b2".
+	Hint string `json:"hint"`
+	// Digest is the digest of the secret, for stores only. It never prints
+	// and is never marshaled.
+	Digest Digest `json:"-"`
+}
+
+// Expired reports whether k's expiry has passed at now.
+func (k Key) Expired(now time.Time) bool {
+	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
+}
+
+// LogValue groups the key's safe fields for slog: ID, label, scopes, active
+// and hint. It never includes the digest.
+func (k Key) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", k.ID.String()),
+		slog.String("label", k.Label),
+		slog.String("scopes", k.Scopes.String()),
+		slog.Bool("active", k.Active),
+		slog.String("hint", k.Hint),
+	)
+}
+
+// MaxLabelLen is the longest label, in bytes, that a key may have.
+const MaxLabelLen = 16 << 10
+
+// checkLabel returns an error wrapping ErrInvalidLabel for a label that is
+// blank, too long or not UTF-8. Any other text, quotes and NUL bytes
+// included, is a valid label and is stored exactly.
+func checkLabel(label string) error {
+	switch {
+	case strings.TrimSpace(label) == "":
+		return fmt.Errorf("%w: label is empty", ErrInvalidLabel)
+	case len(label) > MaxLabelLen:
+		return fmt.Errorf("%w: label is %d bytes, more than %d", ErrInvalidLabel, len(label), MaxLabelLen)
+	case !utf8.ValidString(label):
+		return fmt.Errorf("%w: label is not valid UTF-8", ErrInvalidLabel)
+	}
+	return nil
+}
+
+// Options configures a [Manager]. Only Store is required; every other field
+// has the default its comment gives.
+type Options struct {
+	// Store holds the key records. Required.
+	Store Store
+
+	// Prefix starts every token, before an underscore: "sk" gives
+	// "sk_...". ASCII letters, digits and '_', 1 to 32 characters, not
+	// ending in '_'. Default "sk". Tokens with another prefix never verify.
+	Prefix string
+
+	// Hash is the algorithm for new keys' digests. Default SHA256. Keys
+	// stored with another algorithm keep verifying, except HMAC-SHA256 keys
+	// when Pepper is not set.
+	Hash HashAlgorithm
+	// Pepper is the server-side secret for HMACSHA256, at least 32 bytes.
+	// Required when Hash is HMACSHA256; keep it out of the database.
+	Pepper []byte
+	// Argon2 tunes Argon2id when Hash is Argon2id; zero fields take the
+	// defaults of [Argon2Params].
+	Argon2 Argon2Params
+
+	// Catalog, if set, is the application's resources: Create refuses
+	// scopes naming a resource outside it.
+	Catalog *Catalog
+
+	// UsageInterval is the granularity of LastUsedAt: the Manager writes a
+	// key's last use at most once per interval, in the background, never
+	// on the request path. Default one minute; negative disables tracking.
+	UsageInterval time.Duration
+
+	// Logger receives the Manager's own failures (a background usage flush
+	// that could not be written). Default slog.Default().
+	Logger *slog.Logger
+
+	// Now returns the current time. Default time.Now. For tests.
+	Now func() time.Time
+}
+
+// DefaultPrefix is the token prefix used when Options.Prefix is empty.
+const DefaultPrefix = "sk"
+
+// Manager creates, verifies and manages API keys on top of a [Store]. It is
+// safe for concurrent use. Call Close when done, to stop the background
+// usage flush and write what is pending.
+type Manager struct {
+	store   Store
+	prefix  string
+	hasher  *hasher
+	catalog *Catalog
+	usage   *usageTracker
+	log     *slog.Logger
+	nowFn   func() time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewManager returns a Manager for opts. It reports an error naming the bad
+// option when opts is invalid.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Store == nil {
+		return nil, errors.New("apikey: Options.Store is required")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if err := checkPrefix(opts.Prefix); err != nil {
+		return nil, err
+	}
+	h, err := newHasher(opts.Hash, opts.Pepper, opts.Argon2)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.UsageInterval == 0 {
+		opts.UsageInterval = time.Minute
+	}
+	m := &Manager{
+		store:   opts.Store,
+		prefix:  opts.Prefix,
+		hasher:  h,
+		catalog: opts.Catalog,
+		log:     opts.Logger,
+		nowFn:   opts.Now,
+	}
+	if opts.UsageInterval > 0 {
+		m.usage = newUsageTracker(opts.UsageInterval)
+		go m.usage.run(m.flushLogged)
+	}
+	return m, nil
+}
+
+// Store returns the store the Manager was made with.
+func (m *Manager) Store() Store { return m.store }
+
+// Prefix returns the token prefix.
+func (m *Manager) Prefix() string { return m.prefix }
+
+// now returns the current time in UTC at microsecond precision, the
+// precision every Store keeps.
+func (m *Manager) now() time.Time { return m.nowFn().UTC().Truncate(time.Microsecond) }
+
+// CreateParams describes a new key.
+type CreateParams struct {
+	// Label says what the key is for. Required: blank labels are refused.
+	Label string
+	// Scopes is what the key may do. The zero value means full access;
+	// use [ReadOnly] for read-only access or [ParseScopes] for custom
+	// access.
+	Scopes Scopes
+	// ExpiresAt, if not zero, is when the key stops verifying. It must be
+	// in the future.
+	ExpiresAt time.Time
+}
+
+// Create mints a new key. It returns the stored record and the plaintext
+// token, which is shown exactly once: keyscope keeps only its digest.
+func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Token, error) {
+	if err := checkLabel(p.Label); err != nil {
+		return Key{}, Token{}, err
+	}
+	if p.Scopes.IsZero() {
+		p.Scopes = FullAccess()
+	}
+	if m.catalog != nil {
+		if err := m.catalog.Validate(p.Scopes); err != nil {
+			return Key{}, Token{}, err
+		}
+	}
+	now := m.now()
+	if !p.ExpiresAt.IsZero() {
+		p.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !p.ExpiresAt.After(now) {
+			return Key{}, Token{}, fmt.Errorf("apikey: expiry %s is not in the future", p.ExpiresAt.Format(time.RFC3339))
+		}
+	}
+	return m.mint(ctx, Key{Label: p.Label, Scopes: p.Scopes, ExpiresAt: p.ExpiresAt, CreatedAt: now})
+}
+
+// mint gives k a new ID, secret, digest and hint, stores it, and returns the
+// record and token.
+func (m *Manager) mint(ctx context.Context, k Key) (Key, Token, error) {
+	var p payload
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Key{}, Token{}, fmt.Errorf("apikey: new key id: %w", err)
+	}
+	p.id = id
+	if _, err := rand.Read(p.secret[:]); err != nil {
+		return Key{}, Token{}, fmt.Errorf("apikey: reading random secret: %w", err)
+	}
+	d, err := m.hasher.digest(&p.secret)
+	if err != nil {
+		return Key{}, Token{}, err
+	}
+	text := p.format(m.prefix)
+	k.ID, k.Active, k.Digest, k.Hint = id, true, d, hintOf(m.prefix, text)
+	if err := m.store.Create(ctx, k); err != nil {
+		return Key{}, Token{}, fmt.Errorf("apikey: storing new key: %w", err)
+	}
+	k.Digest = Digest{}
+	return k, Token{&tokenText{text: text, hint: k.Hint}}, nil
+}
+
+// Get returns the key with the given ID, or an error wrapping ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id uuid.UUID) (Key, error) {
+	k, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Key{}, err
+	}
+	k.Digest = Digest{}
+	return k, nil
+}
+
+// List returns keys newest first; see [Store.List] for paging with opts.
+func (m *Manager) List(ctx context.Context, opts ListOptions) ([]Key, error) {
+	ks, err := m.store.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ks {
+		ks[i].Digest = Digest{}
+	}
+	return ks, nil
+}
+
+// Rename changes a key's label and returns the updated record. The label
+// rules are those of Create.
+func (m *Manager) Rename(ctx context.Context, id uuid.UUID, label string) (Key, error) {
+	if err := checkLabel(label); err != nil {
+		return Key{}, err
+	}
+	return m.update(ctx, id, Update{Label: &label})
+}
+
+// Deactivate stops a key from verifying, at once, without deleting it, and
+// returns the updated record. Deactivating an inactive key is a no-op.
+func (m *Manager) Deactivate(ctx context.Context, id uuid.UUID) (Key, error) {
+	f := false
+	return m.update(ctx, id, Update{Active: &f})
+}
+
+// Activate lets a deactivated key verify again and returns the updated
+// record. Activating an active key is a no-op.
+func (m *Manager) Activate(ctx context.Context, id uuid.UUID) (Key, error) {
+	t := true
+	return m.update(ctx, id, Update{Active: &t})
+}
+
+func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, error) {
+	k, err := m.store.Update(ctx, id, u)
+	if err != nil {
+		return Key{}, err
+	}
+	k.Digest = Digest{}
+	return k, nil
+}
+
+// Delete removes a key; its token stops verifying at once. Deleting an
+// unknown key gives an error wrapping ErrNotFound.
+func (m *Manager) Delete(ctx context.Context, id uuid.UUID) error {
+	return m.store.Delete(ctx, id)
+}
+
+// Clone mints a new key with a new ID and secret and the same label and
+// scopes as the key with the given ID, recording that ID in ClonedFrom. The
+// original is untouched and keeps working. The clone is active and does not
+// inherit an expiry.
+func (m *Manager) Clone(ctx context.Context, id uuid.UUID) (Key, Token, error) {
+	src, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Key{}, Token{}, err
+	}
+	return m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ClonedFrom: src.ID, CreatedAt: m.now()})
+}
+
+// Roll clones the key with the given ID and makes the original expire after
+// grace (zero: at once), so that clients can move to the new token. An
+// original that already expires sooner keeps its earlier expiry. It returns
+// the new key and its token. If the clone is made but the original cannot
+// be updated, Roll returns the clone, its token and the error.
+func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (Key, Token, error) {
+	if grace < 0 {
+		return Key{}, Token{}, fmt.Errorf("apikey: roll grace period %s is negative", grace)
+	}
+	src, err := m.store.Get(ctx, id)
+	if err != nil {
+		return Key{}, Token{}, err
+	}
+	k, tok, err := m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ClonedFrom: src.ID, CreatedAt: m.now()})
+	if err != nil {
+		return Key{}, Token{}, err
+	}
+	exp := k.CreatedAt.Add(grace)
+	if !src.ExpiresAt.IsZero() && src.ExpiresAt.Before(exp) {
+		exp = src.ExpiresAt
+	}
+	if _, err := m.update(ctx, id, Update{ExpiresAt: &exp}); err != nil {
+		return k, tok, fmt.Errorf("apikey: rolled key %s but could not expire the original: %w", id, err)
+	}
+	return k, tok, nil
+}
+
+// Verify checks a token and returns its key. The error wraps ErrInvalidKey
+// for a token that is malformed, unknown or has the wrong secret (one error
+// for all three), ErrInactive for a deactivated key and ErrExpired for an
+// expired one; the last two are only reported for a correct secret. Any
+// other error is a failure of the store: callers must treat it as "not
+// verified" (fail closed) and typically answer 503.
+//
+// A malformed token is rejected by its checksum before any store lookup.
+// Verify does one point lookup by key ID and one constant-time digest
+// comparison; its cost does not grow with the number of keys.
+func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
+	var p payload
+	if !parseToken(m.prefix, token, &p) {
+		return Key{}, ErrInvalidKey
+	}
+	k, err := m.store.Get(ctx, p.id)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return Key{}, ErrInvalidKey
+		}
+		return Key{}, fmt.Errorf("apikey: verifying key: %w", err)
+	}
+	if k.ID != p.id || !m.hasher.matches(k.Digest, &p.secret) {
+		return Key{}, ErrInvalidKey
+	}
+	k.Digest = Digest{}
+	if !k.Active {
+		return Key{}, ErrInactive
+	}
+	now := m.nowFn()
+	if k.Expired(now) {
+		return Key{}, ErrExpired
+	}
+	if m.usage != nil {
+		m.usage.note(k.ID, k.LastUsedAt, now)
+	}
+	return k, nil
+}
+
+// Flush writes pending last-used times to the store now. The Manager also
+// flushes in the background once per UsageInterval and on Close.
+func (m *Manager) Flush(ctx context.Context) error {
+	if m.usage == nil {
+		return nil
+	}
+	uses := m.usage.take()
+	if len(uses) == 0 {
+		return nil
+	}
+	if err := m.store.MarkUsed(ctx, uses); err != nil {
+		return fmt.Errorf("apikey: recording key use: %w", err)
+	}
+	return nil
+}
+
+func (m *Manager) flushLogged() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.Flush(ctx); err != nil {
+		m.log.Error("apikey: background usage flush failed", "err", err)
+	}
+}
+
+// Close stops the background usage flush and writes what is pending. It does
+// not close the Store, which the caller owns. After Close, keys still
+// verify but their use is no longer recorded. Close is idempotent.
+func (m *Manager) Close() error {
+	m.closeOnce.Do(func() {
+		if m.usage == nil {
+			return
+		}
+		m.usage.stop()
+		m.usage.disable()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m.closeErr = m.Flush(ctx)
+	})
+	return m.closeErr
+}

@@ -1,0 +1,281 @@
+package apikey
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"sync"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// HashAlgorithm names how a key's secret is digested for storage. Every
+// [Digest] is tagged with its algorithm, so keys hashed one way keep
+// verifying after an application switches to another.
+type HashAlgorithm uint8
+
+// The supported algorithms.
+const (
+	// SHA256 is a plain SHA-256 of the secret: the default. Secrets are 256
+	// random bits, so a fast hash is not brute-forceable.
+	SHA256 HashAlgorithm = 1
+	// HMACSHA256 is HMAC-SHA256 keyed with the application's pepper, a
+	// server-side secret kept out of the database: a stolen database alone
+	// cannot check a guessed token.
+	HMACSHA256 HashAlgorithm = 2
+	// Argon2id is the memory-hard Argon2id with a random per-key salt, for
+	// policies that demand a slow hash. Each verification that reaches the
+	// digest costs milliseconds and megabytes; enable the Manager's cache.
+	Argon2id HashAlgorithm = 3
+)
+
+// String returns "sha256", "hmac-sha256" or "argon2id".
+func (a HashAlgorithm) String() string {
+	switch a {
+	case SHA256:
+		return "sha256"
+	case HMACSHA256:
+		return "hmac-sha256"
+	case Argon2id:
+		return "argon2id"
+	}
+	return fmt.Sprintf("HashAlgorithm(%d)", uint8(a))
+}
+
+// Argon2Params tunes Argon2id. Zero fields take the defaults noted, which
+// follow the OWASP recommendation.
+type Argon2Params struct {
+	Time    uint32 // passes; default 2
+	Memory  uint32 // KiB; default 19456 (19 MiB)
+	Threads uint8  // lanes; default 1
+}
+
+func (p Argon2Params) withDefaults() Argon2Params {
+	if p.Time == 0 {
+		p.Time = 2
+	}
+	if p.Memory == 0 {
+		p.Memory = 19 * 1024
+	}
+	if p.Threads == 0 {
+		p.Threads = 1
+	}
+	return p
+}
+
+// Bounds on Argon2id parameters, so that a tampered digest cannot make a
+// verification allocate without limit.
+const (
+	maxArgonTime   = 64
+	maxArgonMemory = 4 << 20 // KiB: 4 GiB
+)
+
+func (p Argon2Params) check() error {
+	switch {
+	case p.Time < 1 || p.Time > maxArgonTime:
+		return fmt.Errorf("time %d is outside 1 to %d", p.Time, maxArgonTime)
+	case p.Threads < 1:
+		return errors.New("threads must be at least 1")
+	case p.Memory < 8*uint32(p.Threads) || p.Memory > maxArgonMemory:
+		return fmt.Errorf("memory %d KiB is outside %d to %d", p.Memory, 8*uint32(p.Threads), maxArgonMemory)
+	}
+	return nil
+}
+
+// Digest layout, after the algorithm byte:
+//
+//	sha256, hmac-sha256: 32-byte sum
+//	argon2id:            time(4, big-endian) memory(4) threads(1) salt(16) sum(32)
+const (
+	sumLen       = 32
+	argonSaltLen = 16
+	argonHdrLen  = 4 + 4 + 1
+)
+
+// Digest is the stored, algorithm-tagged digest of a key's secret. It is
+// immutable and safe for concurrent use.
+//
+// A Digest never prints: String, fmt verbs, JSON, text marshaling and slog
+// all give "[redacted]". Stores persist it with Bytes and read it back with
+// [DecodeDigest].
+type Digest struct {
+	// p is a pointer so that a reflective dump prints an address, not bytes.
+	p *digestBytes
+}
+
+type digestBytes struct{ b []byte } // b[0] is the HashAlgorithm; never mutated
+
+// DecodeDigest parses the output of [Digest.Bytes]. It copies b. An empty or
+// malformed input is an error naming what is wrong.
+func DecodeDigest(b []byte) (Digest, error) {
+	if len(b) == 0 {
+		return Digest{}, errors.New("apikey: digest is empty")
+	}
+	want := 0
+	switch HashAlgorithm(b[0]) {
+	case SHA256, HMACSHA256:
+		want = 1 + sumLen
+	case Argon2id:
+		want = 1 + argonHdrLen + argonSaltLen + sumLen
+	default:
+		return Digest{}, fmt.Errorf("apikey: digest has unknown algorithm tag %d", b[0])
+	}
+	if len(b) != want {
+		return Digest{}, fmt.Errorf("apikey: %s digest is %d bytes, want %d", HashAlgorithm(b[0]), len(b), want)
+	}
+	if HashAlgorithm(b[0]) == Argon2id {
+		p := Argon2Params{Time: binary.BigEndian.Uint32(b[1:]), Memory: binary.BigEndian.Uint32(b[5:]), Threads: b[9]}
+		if err := p.check(); err != nil {
+			return Digest{}, fmt.Errorf("apikey: argon2id digest: %w", err)
+		}
+	}
+	return Digest{&digestBytes{append([]byte(nil), b...)}}, nil
+}
+
+// Bytes returns a copy of the encoded digest, algorithm tag first, for a
+// Store to persist. It is nil for the zero Digest.
+func (d Digest) Bytes() []byte {
+	if d.p == nil {
+		return nil
+	}
+	return append([]byte(nil), d.p.b...)
+}
+
+// Algorithm returns the algorithm d was made with, or 0 for the zero Digest.
+func (d Digest) Algorithm() HashAlgorithm {
+	if d.p == nil {
+		return 0
+	}
+	return HashAlgorithm(d.p.b[0])
+}
+
+// IsZero reports whether d holds no digest.
+func (d Digest) IsZero() bool { return d.p == nil }
+
+// Equal reports whether d and other are the same digest, in constant time.
+func (d Digest) Equal(other Digest) bool {
+	if d.p == nil || other.p == nil {
+		return d.p == other.p
+	}
+	return subtle.ConstantTimeCompare(d.p.b, other.p.b) == 1
+}
+
+// String returns "[redacted]".
+func (d Digest) String() string { return redacted }
+
+// GoString returns "apikey.Digest([redacted])".
+func (d Digest) GoString() string { return "apikey.Digest(" + redacted + ")" }
+
+// Format writes "[redacted]" for every verb.
+func (d Digest) Format(f fmt.State, verb rune) { io.WriteString(f, redacted) }
+
+// MarshalText returns "[redacted]".
+func (d Digest) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalJSON returns "[redacted]" as a JSON string.
+func (d Digest) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// LogValue returns "[redacted]" for slog.
+func (d Digest) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// hasher makes digests for new keys and checks secrets against stored
+// digests of any supported algorithm. It is safe for concurrent use.
+type hasher struct {
+	alg    HashAlgorithm
+	pepper []byte
+	argon  Argon2Params
+	hmacs  sync.Pool // of hash.Hash keyed with pepper
+}
+
+func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, error) {
+	switch alg {
+	case 0:
+		alg = SHA256
+	case SHA256, Argon2id:
+	case HMACSHA256:
+		if len(pepper) < 32 {
+			return nil, fmt.Errorf("apikey: hmac-sha256 needs a pepper of at least 32 bytes, got %d", len(pepper))
+		}
+	default:
+		return nil, fmt.Errorf("apikey: unknown hash algorithm %d", alg)
+	}
+	if len(pepper) > 0 && len(pepper) < 32 {
+		return nil, fmt.Errorf("apikey: pepper must be at least 32 bytes, got %d", len(pepper))
+	}
+	h := &hasher{alg: alg, pepper: append([]byte(nil), pepper...), argon: argon.withDefaults()}
+	if err := h.argon.check(); err != nil {
+		return nil, fmt.Errorf("apikey: argon2 parameters: %w", err)
+	}
+	h.hmacs.New = func() any { return hmac.New(sha256.New, h.pepper) }
+	return h, nil
+}
+
+// digest returns a new digest of secret with the configured algorithm.
+func (h *hasher) digest(secret *[secretLen]byte) (Digest, error) {
+	b := []byte{byte(h.alg)}
+	switch h.alg {
+	case SHA256:
+		sum := sha256.Sum256(secret[:])
+		b = append(b, sum[:]...)
+	case HMACSHA256:
+		var sum [sumLen]byte
+		b = append(b, h.hmac(secret, &sum)...)
+	case Argon2id:
+		p := h.argon
+		b = binary.BigEndian.AppendUint32(b, p.Time)
+		b = binary.BigEndian.AppendUint32(b, p.Memory)
+		b = append(b, p.Threads)
+		var salt [argonSaltLen]byte
+		if _, err := rand.Read(salt[:]); err != nil {
+			return Digest{}, fmt.Errorf("apikey: reading random salt: %w", err)
+		}
+		b = append(b, salt[:]...)
+		b = append(b, argon2.IDKey(secret[:], salt[:], p.Time, p.Memory, p.Threads, sumLen)...)
+	}
+	return Digest{&digestBytes{b}}, nil
+}
+
+func (h *hasher) hmac(secret *[secretLen]byte, sum *[sumLen]byte) []byte {
+	m := h.hmacs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(secret[:])
+	out := m.Sum(sum[:0])
+	h.hmacs.Put(m)
+	return out
+}
+
+// matches reports in constant time whether secret digests to d. A digest
+// whose algorithm this hasher cannot compute (HMAC without a pepper) never
+// matches. For SHA-256 and HMAC-SHA256 it does not allocate.
+func (h *hasher) matches(d Digest, secret *[secretLen]byte) bool {
+	if d.p == nil {
+		return false
+	}
+	b := d.p.b
+	var sum [sumLen]byte
+	switch HashAlgorithm(b[0]) {
+	case SHA256:
+		sum = sha256.Sum256(secret[:])
+		return subtle.ConstantTimeCompare(b[1:], sum[:]) == 1
+	case HMACSHA256:
+		if len(h.pepper) == 0 {
+			return false
+		}
+		return subtle.ConstantTimeCompare(b[1:], h.hmac(secret, &sum)) == 1
+	case Argon2id:
+		t := binary.BigEndian.Uint32(b[1:])
+		m := binary.BigEndian.Uint32(b[5:])
+		th := b[9]
+		salt := b[1+argonHdrLen : 1+argonHdrLen+argonSaltLen]
+		got := argon2.IDKey(secret[:], salt, t, m, th, sumLen)
+		return subtle.ConstantTimeCompare(b[1+argonHdrLen+argonSaltLen:], got) == 1
+	}
+	return false
+}

@@ -1,0 +1,10 @@
+module github.com/keyscope/apikey
+
+go 1.24.0
+
+require (
+	github.com/google/uuid v1.6.0
+	golang.org/x/crypto v0.45.0
+)
+
+require golang.org/x/sys v0.38.0 // indirect

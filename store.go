@@ -1,0 +1,125 @@
+package apikey
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors returned by keyscope. They may be tested against with [errors.Is];
+// returned errors often wrap them with more detail.
+var (
+	// ErrInvalidKey is returned by Verify for a token that is malformed,
+	// names an unknown key, or carries the wrong secret. It is one error for
+	// all three so that a caller cannot tell them apart.
+	ErrInvalidKey = errors.New("apikey: invalid key")
+	// ErrInactive is returned by Verify for a valid token of a deactivated
+	// key. It is only returned once the secret has been checked.
+	ErrInactive = errors.New("apikey: key is inactive")
+	// ErrExpired is returned by Verify for a valid token of a key whose
+	// expiry has passed. It is only returned once the secret has been checked.
+	ErrExpired = errors.New("apikey: key has expired")
+	// ErrNotFound is returned by Store and Manager methods that name a key ID
+	// the store does not hold.
+	ErrNotFound = errors.New("apikey: key not found")
+	// ErrDuplicateID is returned by Store.Create for an ID already stored.
+	ErrDuplicateID = errors.New("apikey: duplicate key id")
+	// ErrInvalidScope is wrapped by every scope parsing and validation error.
+	ErrInvalidScope = errors.New("apikey: invalid scope")
+	// ErrInvalidLabel is wrapped by errors for labels that are empty, too
+	// long or not valid UTF-8.
+	ErrInvalidLabel = errors.New("apikey: invalid label")
+	// ErrClosed is returned by operations on a closed Manager or Store.
+	ErrClosed = errors.New("apikey: closed")
+)
+
+// Store persists key records. keyscope ships memstore (in memory) and
+// sqlitestore (SQLite); the storetest package holds the conformance suite
+// that every implementation, ours or a third party's, must pass.
+//
+// A Store holds records, never secrets: a [Key] carries only the [Digest] of
+// its secret. Every method takes a context first and must honour its
+// cancellation. Errors are for failures of the store itself and for the
+// outcomes named below (ErrNotFound, ErrDuplicateID); a Store never returns
+// ErrInvalidKey, ErrInactive or ErrExpired, which are the Manager's business.
+//
+// Records passed in and returned are values: a Store must not keep a
+// reference into a Key it was given, and a Key it returns must be a copy, so
+// that a caller mutating it never changes what is stored. (Key's fields are
+// strings, times, UUIDs and the immutable Scopes and Digest, so a plain
+// struct copy is enough.)
+//
+// Times must read back equal to what was written, at microsecond precision
+// at least; the Manager truncates every time it writes to whole microseconds,
+// so stores may truncate to microseconds too. Times read back are in UTC.
+//
+// Implementations must be safe for concurrent use by multiple goroutines, and
+// each method must be atomic: a concurrent Get sees a record either wholly
+// before or wholly after an Update.
+type Store interface {
+	// Create stores a new record. It returns an error wrapping
+	// ErrDuplicateID, and stores nothing, if a record with k.ID exists
+	// (whatever its other fields).
+	Create(ctx context.Context, k Key) error
+
+	// Get returns the record with the given ID, or an error wrapping
+	// ErrNotFound. It is on the verification hot path: it should be a point
+	// lookup whose cost does not grow with the number of keys.
+	Get(ctx context.Context, id uuid.UUID) (Key, error)
+
+	// List returns records newest first, that is in descending ID order
+	// (IDs are UUIDv7, which sort by creation time). With opts.Before set, it
+	// returns only records whose ID sorts strictly before it, so that the
+	// last ID of one page is the cursor of the next. With opts.Limit > 0 it
+	// returns at most that many. An empty store returns an empty slice and
+	// no error.
+	List(ctx context.Context, opts ListOptions) ([]Key, error)
+
+	// Update applies the non-nil fields of u to the record with the given ID
+	// atomically and returns the record as it is after the change. A record
+	// that does not exist gives an error wrapping ErrNotFound. An Update
+	// with no fields set returns the current record unchanged. There is no
+	// way to change a key's scopes, digest, ID or creation time.
+	//
+	// Concurrent Updates of the same record are serialised: each applies
+	// wholly, and the last to apply wins field by field.
+	Update(ctx context.Context, id uuid.UUID, u Update) (Key, error)
+
+	// Delete removes the record with the given ID. Deleting a record that
+	// does not exist gives an error wrapping ErrNotFound and changes
+	// nothing. A deleted ID is never reused.
+	Delete(ctx context.Context, id uuid.UUID) error
+
+	// MarkUsed records that keys were used, setting each named record's
+	// LastUsedAt to the given time if that is later than the stored one (it
+	// never moves backwards). IDs that do not exist (the key was deleted
+	// meanwhile) are skipped without error. It is called in batches from a
+	// background flush, not per request.
+	MarkUsed(ctx context.Context, uses []Use) error
+}
+
+// ListOptions selects a page of records for Store.List and Manager.List.
+type ListOptions struct {
+	// Before, if not uuid.Nil, returns only keys whose ID sorts before it:
+	// pass the ID of the last key of the previous page.
+	Before uuid.UUID
+	// Limit, if positive, is the most keys returned. Zero means no limit.
+	Limit int
+}
+
+// Update names the fields of a record to change: a nil field is left as it
+// is. Scopes are deliberately absent: they are fixed at creation.
+type Update struct {
+	Label  *string
+	Active *bool
+	// ExpiresAt sets the expiry; a pointer to the zero time removes it.
+	ExpiresAt *time.Time
+}
+
+// Use is one entry of a Store.MarkUsed batch.
+type Use struct {
+	ID uuid.UUID
+	At time.Time
+}

@@ -1,0 +1,212 @@
+package apikey
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"math/bits"
+
+	"github.com/google/uuid"
+)
+
+// Token layout (see the package documentation):
+//
+//	prefix "_" id(22) secret(44) checksum(6)
+//
+// Each of the 16-byte ID and the 32-byte secret is encoded as big-endian
+// 64-bit words, each word as exactly 11 base62 digits; the CRC-32 (IEEE) of
+// the 48 raw bytes id||secret is encoded as exactly 6 base62 digits. Every
+// field has one encoding only, so any change to a character either changes
+// the decoded bytes or makes the token malformed.
+const (
+	secretLen   = 32                                 // bytes of secret
+	wordDigits  = 11                                 // base62 digits per uint64
+	crcDigits   = 6                                  // base62 digits per uint32
+	idDigits    = 2 * wordDigits                     // 22
+	secretChars = secretLen / 8 * wordDigits         // 44
+	bodyLen     = idDigits + secretChars + crcDigits // 72
+	hintChars   = 4                                  // trailing characters shown in a hint
+	maxPrefix   = 32                                 // longest configurable prefix
+	base62      = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	redacted    = "[redacted]"
+)
+
+// TokenLen returns the length in bytes of every token minted with prefix.
+func TokenLen(prefix string) int { return len(prefix) + 1 + bodyLen }
+
+// base62Value maps a byte to its digit value, or 0xff.
+var base62Value = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := 0; i < len(base62); i++ {
+		t[base62[i]] = byte(i)
+	}
+	return t
+}()
+
+// checkPrefix validates a configurable token prefix.
+func checkPrefix(p string) error {
+	if p == "" || len(p) > maxPrefix {
+		return fmt.Errorf("apikey: token prefix %q must be 1 to %d characters", p, maxPrefix)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if base62Value[c] == 0xff && c != '_' {
+			return fmt.Errorf("apikey: token prefix %q may hold only ASCII letters, digits and '_'", p)
+		}
+	}
+	if p[len(p)-1] == '_' {
+		return fmt.Errorf("apikey: token prefix %q must not end in '_' (the separator is added)", p)
+	}
+	return nil
+}
+
+// appendWord appends v as exactly n base62 digits, most significant first.
+func appendWord(dst []byte, v uint64, n int) []byte {
+	start := len(dst)
+	for range n {
+		dst = append(dst, 0)
+	}
+	for i := len(dst) - 1; i >= start; i-- {
+		dst[i] = base62[v%62]
+		v /= 62
+	}
+	return dst
+}
+
+// parseWord decodes exactly len(s) base62 digits into a uint64, rejecting
+// bad digits and values that do not fit in max.
+func parseWord(s string, max uint64) (uint64, bool) {
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		d := base62Value[s[i]]
+		if d == 0xff {
+			return 0, false
+		}
+		hi, lo := bits.Mul64(v, 62)
+		if hi != 0 {
+			return 0, false
+		}
+		var carry uint64
+		v, carry = bits.Add64(lo, uint64(d), 0)
+		if carry != 0 {
+			return 0, false
+		}
+	}
+	return v, v <= max
+}
+
+// payload is the decoded content of a token.
+type payload struct {
+	id     uuid.UUID
+	secret [secretLen]byte
+}
+
+func (p *payload) checksum() uint32 {
+	c := crc32.ChecksumIEEE(p.id[:])
+	return crc32.Update(c, crc32.IEEETable, p.secret[:])
+}
+
+// format returns the token text for p under prefix.
+func (p *payload) format(prefix string) string {
+	b := make([]byte, 0, TokenLen(prefix))
+	b = append(b, prefix...)
+	b = append(b, '_')
+	for i := 0; i < len(p.id); i += 8 {
+		b = appendWord(b, binary.BigEndian.Uint64(p.id[i:]), wordDigits)
+	}
+	for i := 0; i < len(p.secret); i += 8 {
+		b = appendWord(b, binary.BigEndian.Uint64(p.secret[i:]), wordDigits)
+	}
+	b = appendWord(b, uint64(p.checksum()), crcDigits)
+	return string(b)
+}
+
+// parseToken decodes tok minted under prefix. It reports false for anything
+// malformed: wrong prefix or length, a character outside base62, a field out
+// of range, or a checksum mismatch. It does not allocate.
+func parseToken(prefix, tok string, p *payload) bool {
+	if len(tok) != TokenLen(prefix) || tok[:len(prefix)] != prefix || tok[len(prefix)] != '_' {
+		return false
+	}
+	body := tok[len(prefix)+1:]
+	for i := 0; i < 2; i++ {
+		w, ok := parseWord(body[i*wordDigits:(i+1)*wordDigits], ^uint64(0))
+		if !ok {
+			return false
+		}
+		binary.BigEndian.PutUint64(p.id[i*8:], w)
+	}
+	body = body[idDigits:]
+	for i := 0; i < secretLen/8; i++ {
+		w, ok := parseWord(body[i*wordDigits:(i+1)*wordDigits], ^uint64(0))
+		if !ok {
+			return false
+		}
+		binary.BigEndian.PutUint64(p.secret[i*8:], w)
+	}
+	sum, ok := parseWord(body[secretChars:], 1<<32-1)
+	return ok && uint32(sum) == p.checksum()
+}
+
+// hintOf returns the display hint of a token: its prefix and last four
+// characters, for example "sk_…a1b2".
+func hintOf(prefix, tok string) string {
+	return prefix + "_…" + tok[len(tok)-hintChars:]
+}
+
+// Token is the plaintext of a newly minted key. It is returned exactly once,
+// by Create, Clone and Roll; keyscope stores only its digest and cannot show
+// it again.
+//
+// A Token never prints its secret: String, fmt verbs, JSON, text marshaling
+// and slog all give the masked hint ("sk_…a1b2" or "[redacted]"). Call
+// Reveal, deliberately, to hand the plaintext to the user. A Token is
+// immutable and safe for concurrent use.
+type Token struct {
+	// p is a pointer so that even a reflective dump of a struct holding a
+	// Token in an unexported field prints an address, not the secret.
+	p *tokenText
+}
+
+type tokenText struct{ text, hint string }
+
+// Reveal returns the plaintext token, to be shown to its owner once. Treat it
+// like a password: never log it, never store it.
+func (t Token) Reveal() string {
+	if t.p == nil {
+		return ""
+	}
+	return t.p.text
+}
+
+// IsZero reports whether t holds no token.
+func (t Token) IsZero() bool { return t.p == nil }
+
+// String returns the masked hint, never the secret.
+func (t Token) String() string {
+	if t.p == nil {
+		return ""
+	}
+	return t.p.hint
+}
+
+// GoString returns the masked hint, so %#v does not reveal the secret.
+func (t Token) GoString() string { return "apikey.Token(" + t.String() + ")" }
+
+// Format writes the masked hint for every verb, so no fmt verb reveals the
+// secret.
+func (t Token) Format(f fmt.State, verb rune) { io.WriteString(f, t.String()) }
+
+// MarshalText returns "[redacted]": a Token is never serialised by accident.
+// Use Reveal to send the plaintext on purpose.
+func (t Token) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// MarshalJSON returns "[redacted]" as a JSON string.
+func (t Token) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// LogValue returns the masked hint for slog.
+func (t Token) LogValue() slog.Value { return slog.StringValue(t.String()) }
