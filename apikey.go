@@ -248,7 +248,7 @@ func (m *Manager) mint(ctx context.Context, k Key) (Key, Token, error) {
 		return Key{}, Token{}, fmt.Errorf("apikey: storing new key: %w", err)
 	}
 	k.Digest = Digest{}
-	return k, Token{&tokenText{text: text, hint: k.Hint}}, nil
+	return k, newToken(text, k.Hint), nil
 }
 
 // Get returns the key with the given ID, or an error wrapping ErrNotFound.

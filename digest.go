@@ -106,11 +106,14 @@ const (
 // all give "[redacted]". Stores persist it with Bytes and read it back with
 // [DecodeDigest].
 type Digest struct {
-	// p is a pointer so that a reflective dump prints an address, not bytes.
-	p *digestBytes
+	// raw returns the encoded digest, b[0] being the HashAlgorithm; the
+	// slice is never mutated. It is a closure, not a slice, so that even a
+	// reflective dump of a struct holding a Digest in an unexported field
+	// (which bypasses Format) prints a function address, never the bytes.
+	raw func() []byte
 }
 
-type digestBytes struct{ b []byte } // b[0] is the HashAlgorithm; never mutated
+func newDigest(b []byte) Digest { return Digest{func() []byte { return b }} }
 
 // DecodeDigest parses the output of [Digest.Bytes]. It copies b. An empty or
 // malformed input is an error naming what is wrong.
@@ -136,35 +139,35 @@ func DecodeDigest(b []byte) (Digest, error) {
 			return Digest{}, fmt.Errorf("apikey: argon2id digest: %w", err)
 		}
 	}
-	return Digest{&digestBytes{append([]byte(nil), b...)}}, nil
+	return newDigest(append([]byte(nil), b...)), nil
 }
 
 // Bytes returns a copy of the encoded digest, algorithm tag first, for a
 // Store to persist. It is nil for the zero Digest.
 func (d Digest) Bytes() []byte {
-	if d.p == nil {
+	if d.raw == nil {
 		return nil
 	}
-	return append([]byte(nil), d.p.b...)
+	return append([]byte(nil), d.raw()...)
 }
 
 // Algorithm returns the algorithm d was made with, or 0 for the zero Digest.
 func (d Digest) Algorithm() HashAlgorithm {
-	if d.p == nil {
+	if d.raw == nil {
 		return 0
 	}
-	return HashAlgorithm(d.p.b[0])
+	return HashAlgorithm(d.raw()[0])
 }
 
 // IsZero reports whether d holds no digest.
-func (d Digest) IsZero() bool { return d.p == nil }
+func (d Digest) IsZero() bool { return d.raw == nil }
 
 // Equal reports whether d and other are the same digest, in constant time.
 func (d Digest) Equal(other Digest) bool {
-	if d.p == nil || other.p == nil {
-		return d.p == other.p
+	if d.raw == nil || other.raw == nil {
+		return d.raw == nil && other.raw == nil
 	}
-	return subtle.ConstantTimeCompare(d.p.b, other.p.b) == 1
+	return subtle.ConstantTimeCompare(d.raw(), other.raw()) == 1
 }
 
 // String returns "[redacted]".
@@ -239,7 +242,7 @@ func (h *hasher) digest(secret *[secretLen]byte) (Digest, error) {
 		b = append(b, salt[:]...)
 		b = append(b, argon2.IDKey(secret[:], salt[:], p.Time, p.Memory, p.Threads, sumLen)...)
 	}
-	return Digest{&digestBytes{b}}, nil
+	return newDigest(b), nil
 }
 
 func (h *hasher) hmac(secret *[secretLen]byte, sum *[sumLen]byte) []byte {
@@ -255,10 +258,10 @@ func (h *hasher) hmac(secret *[secretLen]byte, sum *[sumLen]byte) []byte {
 // whose algorithm this hasher cannot compute (HMAC without a pepper) never
 // matches. For SHA-256 and HMAC-SHA256 it does not allocate.
 func (h *hasher) matches(d Digest, secret *[secretLen]byte) bool {
-	if d.p == nil {
+	if d.raw == nil {
 		return false
 	}
-	b := d.p.b
+	b := d.raw()
 	var sum [sumLen]byte
 	switch HashAlgorithm(b[0]) {
 	case SHA256:

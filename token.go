@@ -167,32 +167,31 @@ func hintOf(prefix, tok string) string {
 // Reveal, deliberately, to hand the plaintext to the user. A Token is
 // immutable and safe for concurrent use.
 type Token struct {
-	// p is a pointer so that even a reflective dump of a struct holding a
-	// Token in an unexported field prints an address, not the secret.
-	p *tokenText
+	// text is a closure, not a string, so that even a reflective dump of a
+	// struct holding a Token in an unexported field (which bypasses Format)
+	// prints a function address, never the secret.
+	text func() string
+	hint string
 }
 
-type tokenText struct{ text, hint string }
+func newToken(text, hint string) Token {
+	return Token{text: func() string { return text }, hint: hint}
+}
 
 // Reveal returns the plaintext token, to be shown to its owner once. Treat it
 // like a password: never log it, never store it.
 func (t Token) Reveal() string {
-	if t.p == nil {
+	if t.text == nil {
 		return ""
 	}
-	return t.p.text
+	return t.text()
 }
 
 // IsZero reports whether t holds no token.
-func (t Token) IsZero() bool { return t.p == nil }
+func (t Token) IsZero() bool { return t.text == nil }
 
 // String returns the masked hint, never the secret.
-func (t Token) String() string {
-	if t.p == nil {
-		return ""
-	}
-	return t.p.hint
-}
+func (t Token) String() string { return t.hint }
 
 // GoString returns the masked hint, so %#v does not reveal the secret.
 func (t Token) GoString() string { return "apikey.Token(" + t.String() + ")" }
