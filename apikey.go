@@ -31,8 +31,8 @@ type Key struct {
 	Active bool `json:"active"`
 	// CreatedAt is when the key was created, in UTC.
 	CreatedAt time.Time `json:"created_at"`
-	// LastUsedAt is when the key last verified, accurate to the Manager's
-	// UsageInterval; zero if never.
+	// LastUsedAt is when the key last verified, accurate to within the
+	// Manager's UsageInterval; zero if never.
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// ExpiresAt is when the key stops verifying; zero if never.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`

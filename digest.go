@@ -262,22 +262,26 @@ func (h *hasher) matches(d Digest, secret *[secretLen]byte) bool {
 		return false
 	}
 	b := d.raw()
-	var sum [sumLen]byte
 	switch HashAlgorithm(b[0]) {
 	case SHA256:
-		sum = sha256.Sum256(secret[:])
+		sum := sha256.Sum256(secret[:])
 		return subtle.ConstantTimeCompare(b[1:], sum[:]) == 1
 	case HMACSHA256:
 		if len(h.pepper) == 0 {
 			return false
 		}
-		return subtle.ConstantTimeCompare(b[1:], h.hmac(secret, &sum)) == 1
+		// Copies declared here, so that only this branch pays for the
+		// hash.Hash interface call making them escape.
+		s := *secret
+		var sum [sumLen]byte
+		return subtle.ConstantTimeCompare(b[1:], h.hmac(&s, &sum)) == 1
 	case Argon2id:
 		t := binary.BigEndian.Uint32(b[1:])
 		m := binary.BigEndian.Uint32(b[5:])
 		th := b[9]
 		salt := b[1+argonHdrLen : 1+argonHdrLen+argonSaltLen]
-		got := argon2.IDKey(secret[:], salt, t, m, th, sumLen)
+		s := *secret
+		got := argon2.IDKey(s[:], salt, t, m, th, sumLen)
 		return subtle.ConstantTimeCompare(b[1+argonHdrLen+argonSaltLen:], got) == 1
 	}
 	return false

@@ -81,22 +81,18 @@ func appendWord(dst []byte, v uint64, n int) []byte {
 // bad digits and values that do not fit in max.
 func parseWord(s string, max uint64) (uint64, bool) {
 	var v uint64
-	for i := 0; i < len(s); i++ {
+	bad := byte(0)
+	// 62^10 < 2^64, so all but the last of at most 11 digits fit unchecked.
+	last := len(s) - 1
+	for i := 0; i < last; i++ {
 		d := base62Value[s[i]]
-		if d == 0xff {
-			return 0, false
-		}
-		hi, lo := bits.Mul64(v, 62)
-		if hi != 0 {
-			return 0, false
-		}
-		var carry uint64
-		v, carry = bits.Add64(lo, uint64(d), 0)
-		if carry != 0 {
-			return 0, false
-		}
+		bad |= d & 0x80
+		v = v*62 + uint64(d&0x3f)
 	}
-	return v, v <= max
+	d := base62Value[s[last]]
+	hi, lo := bits.Mul64(v, 62)
+	v, carry := bits.Add64(lo, uint64(d&0x3f), 0)
+	return v, bad|d&0x80 == 0 && hi == 0 && carry == 0 && v <= max
 }
 
 // payload is the decoded content of a token.
@@ -105,9 +101,41 @@ type payload struct {
 	secret [secretLen]byte
 }
 
+// checksum is the CRC-32 (IEEE) of id||secret.
 func (p *payload) checksum() uint32 {
-	c := crc32.ChecksumIEEE(p.id[:])
-	return crc32.Update(c, crc32.IEEETable, p.secret[:])
+	return crcUpdate(crcUpdate(0, p.id[:]), p.secret[:])
+}
+
+// crcTables drive a slicing-by-8 CRC-32 (IEEE). hash/crc32 would give the
+// same sums, but its assembly dispatch makes every input escape to the heap,
+// which would cost Verify an allocation.
+var crcTables = func() (t [8][256]uint32) {
+	t[0] = *crc32.IEEETable
+	for i := range 256 {
+		c := t[0][i]
+		for j := 1; j < 8; j++ {
+			c = t[0][c&0xff] ^ c>>8
+			t[j][i] = c
+		}
+	}
+	return t
+}()
+
+// crcUpdate returns the CRC-32 (IEEE) of the data whose CRC is crc followed
+// by b, like crc32.Update(crc, crc32.IEEETable, b).
+func crcUpdate(crc uint32, b []byte) uint32 {
+	t := &crcTables
+	crc = ^crc
+	for len(b) >= 8 {
+		crc ^= binary.LittleEndian.Uint32(b)
+		crc = t[0][b[7]] ^ t[1][b[6]] ^ t[2][b[5]] ^ t[3][b[4]] ^
+			t[4][crc>>24] ^ t[5][crc>>16&0xff] ^ t[6][crc>>8&0xff] ^ t[7][crc&0xff]
+		b = b[8:]
+	}
+	for _, v := range b {
+		crc = t[0][byte(crc)^v] ^ crc>>8
+	}
+	return ^crc
 }
 
 // format returns the token text for p under prefix.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"strings"
 	"testing"
@@ -72,6 +73,23 @@ func TestParseTokenRejectsMalformed(t *testing.T) {
 				t.Fatalf("parseToken(%q) accepted a malformed token", in)
 			}
 		})
+	}
+}
+
+func TestCRCMatchesHashCRC32(t *testing.T) {
+	for n := range 70 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*31 + n)
+		}
+		if got, want := crcUpdate(0, b), crc32.ChecksumIEEE(b); got != want {
+			t.Fatalf("crcUpdate of %d bytes = %08x, want %08x", n, got, want)
+		}
+		if n > 5 {
+			if got, want := crcUpdate(crcUpdate(0, b[:5]), b[5:]), crc32.ChecksumIEEE(b); got != want {
+				t.Fatalf("chained crcUpdate of %d bytes = %08x, want %08x", n, got, want)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,8 +10,12 @@ import (
 )
 
 // usageShards spreads last-used bookkeeping over several locks so that
-// parallel verifications of different keys rarely contend.
-const usageShards = 16
+// parallel verifications of different keys rarely contend; usageSlots is the
+// size of the lock-free "already pending" filter in front of them.
+const (
+	usageShards = 16
+	usageSlots  = 1024
+)
 
 // usageTracker collects last-used times in memory and hands them to a
 // periodic flush, so that verification never writes to the store. A key is
@@ -21,9 +26,16 @@ type usageTracker struct {
 	interval time.Duration
 	disabled atomic.Bool
 	shards   [usageShards]usageShard
+	// slots remember recently noted IDs, direct-mapped, so that a hot key
+	// already pending skips the lock with two atomic loads of a cache line
+	// nobody writes. A miss (collision, or a torn read) only falls back to
+	// the locked path, so the filter never loses a use.
+	slots [usageSlots]usageSlot
 	done     chan struct{}
 	finished chan struct{}
 }
+
+type usageSlot struct{ hi, lo atomic.Uint64 }
 
 type usageShard struct {
 	mu sync.Mutex
@@ -44,17 +56,30 @@ func (t *usageTracker) note(id uuid.UUID, last, now time.Time) {
 	if now.Sub(last) < t.interval || t.disabled.Load() {
 		return
 	}
-	sh := &t.shards[id[15]%usageShards] // UUIDv7's last byte is random
+	hi, lo := binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])
+	slot := &t.slots[lo%usageSlots] // UUIDv7's low bits are random
+	if slot.lo.Load() == lo && slot.hi.Load() == hi {
+		return // pending already; its time is within this interval
+	}
+	sh := &t.shards[lo%usageShards]
 	sh.mu.Lock()
 	if prev, ok := sh.m[id]; !ok || now.After(prev) {
 		sh.m[id] = now
 	}
 	sh.mu.Unlock()
+	slot.hi.Store(hi)
+	slot.lo.Store(lo)
 }
 
 // take removes and returns every pending use, times in UTC at microsecond
 // precision.
 func (t *usageTracker) take() []Use {
+	// Clear the filter first: a note racing with this take then re-adds
+	// its ID to a map this take has not drained yet, or to a fresh one.
+	for i := range t.slots {
+		t.slots[i].hi.Store(0)
+		t.slots[i].lo.Store(0)
+	}
 	var uses []Use
 	for i := range t.shards {
 		sh := &t.shards[i]
