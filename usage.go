@@ -30,7 +30,7 @@ type usageTracker struct {
 	// already pending skips the lock with two atomic loads of a cache line
 	// nobody writes. A miss (collision, or a torn read) only falls back to
 	// the locked path, so the filter never loses a use.
-	slots [usageSlots]usageSlot
+	slots    [usageSlots]usageSlot
 	done     chan struct{}
 	finished chan struct{}
 }
