@@ -1,0 +1,62 @@
+// Package apikey issues, stores, verifies and scopes API keys for Go web
+// applications.
+//
+// A [Manager] sits on top of a [Store] (memstore for tests and demos,
+// sqlitestore for one machine, or your own, checked by the storetest
+// conformance suite). It creates keys, shows each plaintext token exactly
+// once, keeps only a digest of the secret, and verifies tokens on the hot
+// path with one point lookup by key ID and one constant-time comparison:
+// a few hundred nanoseconds, whatever the number of keys.
+//
+// # Keys
+//
+// A key has a label, scopes fixed at creation, an active flag that can be
+// toggled either way, a creation time, a last-used time, an optional expiry
+// and, for clones, the ID of the key it was cloned from. Clone mints a new
+// secret with the same label and scopes and leaves the original working;
+// Roll clones and makes the original expire after a grace period.
+//
+// # Token layout
+//
+// A token is the prefix (default "sk"), an underscore and 72 base62
+// characters (0-9, A-Z, a-z), so a double click selects all of it:
+//
+//	sk_ IIIIIIIIIIIIIIIIIIIIII SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS CCCCCC
+//	    key ID (22)            secret (44)                                  checksum (6)
+//
+// The key ID is the key's UUIDv7 (16 bytes), the secret is 32 bytes (256
+// bits) from crypto/rand, and the checksum is the CRC-32 (IEEE) of the 48
+// bytes ID||secret. Each 8-byte word of the ID and secret is written as
+// exactly 11 base62 digits, most significant first, and the checksum as
+// exactly 6, so every token has a single spelling. Verify rejects a token
+// with the wrong prefix or length, a character outside base62, or a bad
+// checksum before it touches the store, then looks the ID up and compares
+// digests in constant time. The display hint is the prefix and the last
+// four characters: "sk_…a1b2".
+//
+// # Digests
+//
+// Only a digest of the secret is stored, tagged with its algorithm so keys
+// keep verifying when an application changes algorithm: SHA-256 (default;
+// the secret has 256 random bits, so a fast hash is safe), HMAC-SHA256 with
+// a server-side pepper, or Argon2id for policies that demand a slow hash.
+// No String, fmt verb, JSON, text or slog output of a [Token], [Digest] or
+// [Key] contains a secret or a digest; [Token.Reveal] hands out the
+// plaintext on purpose.
+//
+// # Scopes
+//
+// A scope is "resource:access", access being read or write ("full" is read
+// as write), and write covers read. The resource "*" means every resource,
+// including resources added later: full access is "*:write" ([FullAccess]),
+// read-only is "*:read" ([ReadOnly]). Lists read as
+// "campaigns:read,lists:write"; [ParseScopes] canonicalises them and a
+// [Catalog] checks resource names, suggesting the close match for a typo.
+//
+// # Errors
+//
+// Verify returns an error wrapping [ErrInvalidKey] for a malformed, unknown
+// or wrong-secret token (one error, so callers cannot tell which),
+// [ErrInactive] or [ErrExpired] for a correct token of a disabled key, and
+// anything else for a store failure, which callers must treat as a refusal.
+package apikey
