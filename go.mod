@@ -4,10 +4,8 @@ go 1.24.0
 
 require (
 	github.com/google/uuid v1.6.0
+	github.com/mattn/go-sqlite3 v1.14.53
 	golang.org/x/crypto v0.45.0
 )
 
-require (
-	github.com/mattn/go-sqlite3 v1.14.53 // indirect
-	golang.org/x/sys v0.38.0 // indirect
-)
+require golang.org/x/sys v0.38.0 // indirect
