@@ -112,6 +112,32 @@ type Options struct {
 	// on the request path. Default one minute; negative disables tracking.
 	UsageInterval time.Duration
 
+	// CacheTTL is how long Verify may reuse a key record it read from the
+	// store, so that verifying the same key again within it costs no store
+	// read. Changes made through this Manager (Rename, Activate,
+	// Deactivate, Delete, Roll) take effect on the very next verification
+	// whatever the cache holds; changes made any other way (another
+	// process, another Manager, direct writes to the store) take effect
+	// within CacheTTL. Expiry is checked on every verification, cached or
+	// not. The cache holds records as the store returns them, with the
+	// digest of the secret but never the secret or the token, so a wrong
+	// secret never verifies. Default DefaultCacheTTL (5s); negative
+	// disables the cache.
+	CacheTTL time.Duration
+	// CacheSize is the most key records the cache holds; when it is full,
+	// adding one evicts another. Default DefaultCacheSize (10000).
+	// Negative sizes are refused.
+	CacheSize int
+	// NegativeCacheTTL is how long Verify remembers that a key ID is not in
+	// the store, so that a flood of well-formed tokens for one made-up ID
+	// does not become a flood of store reads. Key IDs are random and are
+	// only known once minted, so remembering an unknown one delays no real
+	// key. The cache keeps up to a quarter of CacheSize unknown IDs, apart
+	// from the records, so that made-up IDs never push out real keys.
+	// Default DefaultNegativeCacheTTL (1s); negative disables this part of
+	// the cache. Ignored when CacheTTL is negative.
+	NegativeCacheTTL time.Duration
+
 	// Logger receives the Manager's own failures (a background usage flush
 	// that could not be written). Default slog.Default().
 	Logger *slog.Logger
@@ -132,6 +158,7 @@ type Manager struct {
 	hasher  *hasher
 	catalog *Catalog
 	usage   *usageTracker
+	cache   *verifyCache // nil: disabled
 	log     *slog.Logger
 	nowFn   func() time.Time
 
@@ -164,6 +191,18 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.UsageInterval == 0 {
 		opts.UsageInterval = time.Minute
 	}
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("apikey: Options.CacheSize %d is negative", opts.CacheSize)
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = DefaultCacheTTL
+	}
+	if opts.NegativeCacheTTL == 0 {
+		opts.NegativeCacheTTL = DefaultNegativeCacheTTL
+	}
 	m := &Manager{
 		store:   opts.Store,
 		prefix:  opts.Prefix,
@@ -171,6 +210,9 @@ func NewManager(opts Options) (*Manager, error) {
 		catalog: opts.Catalog,
 		log:     opts.Logger,
 		nowFn:   opts.Now,
+	}
+	if opts.CacheTTL > 0 {
+		m.cache = newVerifyCache(opts.CacheTTL, opts.NegativeCacheTTL, opts.CacheSize)
 	}
 	if opts.UsageInterval > 0 {
 		m.usage = newUsageTracker(opts.UsageInterval)
@@ -244,7 +286,11 @@ func (m *Manager) mint(ctx context.Context, k Key) (Key, Token, error) {
 	}
 	text := p.format(m.prefix)
 	k.ID, k.Active, k.Digest, k.Hint = id, true, d, hintOf(m.prefix, text)
-	if err := m.store.Create(ctx, k); err != nil {
+	err = m.store.Create(ctx, k)
+	// A new ID cannot be in the cache unless someone guessed it before it
+	// existed; make sure anyway that "unknown" is not remembered for it.
+	m.invalidate(id)
+	if err != nil {
 		return Key{}, Token{}, fmt.Errorf("apikey: storing new key: %w", err)
 	}
 	k.Digest = Digest{}
@@ -298,6 +344,7 @@ func (m *Manager) Activate(ctx context.Context, id uuid.UUID) (Key, error) {
 
 func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, error) {
 	k, err := m.store.Update(ctx, id, u)
+	m.invalidate(id)
 	if err != nil {
 		return Key{}, err
 	}
@@ -308,7 +355,17 @@ func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 // Delete removes a key; its token stops verifying at once. Deleting an
 // unknown key gives an error wrapping ErrNotFound.
 func (m *Manager) Delete(ctx context.Context, id uuid.UUID) error {
-	return m.store.Delete(ctx, id)
+	err := m.store.Delete(ctx, id)
+	m.invalidate(id)
+	return err
+}
+
+// invalidate makes the next Verify of key id read the store. It runs after
+// each change, even a failed one: the store may have applied it anyway.
+func (m *Manager) invalidate(id uuid.UUID) {
+	if m.cache != nil {
+		m.cache.invalidate(id)
+	}
 }
 
 // Clone mints a new key with a new ID and secret and the same label and
@@ -358,14 +415,16 @@ func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (
 // verified" (fail closed) and typically answer 503.
 //
 // A malformed token is rejected by its checksum before any store lookup.
-// Verify does one point lookup by key ID and one constant-time digest
-// comparison; its cost does not grow with the number of keys.
+// Verify does one point lookup by key ID, answered from the cache (see
+// Options.CacheTTL) or the store, and one constant-time digest comparison;
+// its cost does not grow with the number of keys.
 func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
 	var p payload
 	if !parseToken(m.prefix, token, &p) {
 		return Key{}, ErrInvalidKey
 	}
-	k, err := m.store.Get(ctx, p.id)
+	now := m.nowFn()
+	k, err := m.lookup(ctx, p.id, now)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return Key{}, ErrInvalidKey
@@ -379,7 +438,6 @@ func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
 	if !k.Active {
 		return Key{}, ErrInactive
 	}
-	now := m.nowFn()
 	if k.Expired(now) {
 		return Key{}, ErrExpired
 	}
@@ -387,6 +445,33 @@ func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
 		m.usage.note(k.ID, k.LastUsedAt, now)
 	}
 	return k, nil
+}
+
+// lookup returns the record of key id from the cache or, failing that,
+// from the store, and caches what the store says.
+func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time) (Key, error) {
+	c := m.cache
+	if c == nil {
+		return m.store.Get(ctx, id)
+	}
+	sh := c.shard(id)
+	switch k, res := sh.get(id, now); res {
+	case cacheFound:
+		return k, nil
+	case cacheMissing:
+		return Key{}, ErrNotFound
+	}
+	ticket := sh.ticket()
+	k, err := m.store.Get(ctx, id)
+	switch {
+	case err == nil:
+		if k.ID == id {
+			c.put(sh, ticket, k, now)
+		}
+	case errors.Is(err, ErrNotFound):
+		c.putMissing(sh, ticket, id, now)
+	}
+	return k, err
 }
 
 // Flush writes pending last-used times to the store now. The Manager also
@@ -401,6 +486,13 @@ func (m *Manager) Flush(ctx context.Context) error {
 	}
 	if err := m.store.MarkUsed(ctx, uses); err != nil {
 		return fmt.Errorf("apikey: recording key use: %w", err)
+	}
+	if m.cache != nil {
+		// Let cached records show what was just written, so that their
+		// next verifications see a recent LastUsedAt and skip the tracker.
+		for _, u := range uses {
+			m.cache.used(u.ID, u.At)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,550 @@
+package apikey_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/memstore"
+)
+
+// clock is a settable Options.Now, so that TTLs pass without sleeping.
+type clock struct{ ns atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// countingStore counts Get calls, the reads Verify makes.
+type countingStore struct {
+	apikey.Store
+	gets atomic.Int64
+}
+
+func (s *countingStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, id)
+}
+
+// cacheFixture is a Manager over a counting store (memstore unless
+// opts.Store is set), driven by a settable clock.
+type cacheFixture struct {
+	store *countingStore
+	clock *clock
+	m     *apikey.Manager
+}
+
+func newCacheFixture(t *testing.T, opts apikey.Options) *cacheFixture {
+	t.Helper()
+	if opts.Store == nil {
+		opts.Store = memstore.New()
+	}
+	f := &cacheFixture{store: &countingStore{Store: opts.Store}, clock: newClock()}
+	opts.Store = f.store
+	opts.Now = f.clock.Now
+	if opts.UsageInterval == 0 {
+		opts.UsageInterval = -1
+	}
+	m, err := apikey.NewManager(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	f.m = m
+	return f
+}
+
+func (f *cacheFixture) create(t *testing.T, label string) (apikey.Key, string) {
+	t.Helper()
+	k, tok, err := f.m.Create(context.Background(), apikey.CreateParams{Label: label})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, tok.Reveal()
+}
+
+// verify checks that Verify(tok) fails with want (nil: succeeds).
+func verify(t *testing.T, m *apikey.Manager, tok string, want error) apikey.Key {
+	t.Helper()
+	k, err := m.Verify(context.Background(), tok)
+	if want == nil && err != nil || want != nil && !errors.Is(err, want) {
+		t.Fatalf("Verify = %v, want %v", err, want)
+	}
+	return k
+}
+
+func randomSecret(t *testing.T) (s [32]byte) {
+	t.Helper()
+	if _, err := rand.Read(s[:]); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCacheServesRepeatedVerifications(t *testing.T) {
+	f := newCacheFixture(t, apikey.Options{CacheTTL: 10 * time.Second})
+	_, tok := f.create(t, "cached")
+	for range 100 {
+		verify(t, f.m, tok, nil)
+	}
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("100 verifications read the store %d times, want 1", n)
+	}
+	f.clock.Advance(10*time.Second - time.Microsecond)
+	verify(t, f.m, tok, nil)
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("verification just inside the TTL read the store: %d reads, want 1", n)
+	}
+	f.clock.Advance(time.Microsecond)
+	verify(t, f.m, tok, nil)
+	if n := f.store.gets.Load(); n != 2 {
+		t.Fatalf("verification at the TTL: %d store reads, want 2", n)
+	}
+}
+
+func TestCacheDisabledReadsStoreEveryTime(t *testing.T) {
+	f := newCacheFixture(t, apikey.Options{CacheTTL: -1})
+	_, tok := f.create(t, "uncached")
+	for range 10 {
+		verify(t, f.m, tok, nil)
+	}
+	if n := f.store.gets.Load(); n != 10 {
+		t.Fatalf("10 verifications without cache read the store %d times, want 10", n)
+	}
+}
+
+func TestCacheDefaults(t *testing.T) {
+	f := newCacheFixture(t, apikey.Options{})
+	_, tok := f.create(t, "defaults")
+	verify(t, f.m, tok, nil)
+	f.clock.Advance(apikey.DefaultCacheTTL - time.Nanosecond)
+	verify(t, f.m, tok, nil)
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("cache is not on by default for %v: %d store reads, want 1", apikey.DefaultCacheTTL, n)
+	}
+	if _, err := apikey.NewManager(apikey.Options{Store: memstore.New(), CacheSize: -1}); err == nil ||
+		!strings.Contains(err.Error(), "CacheSize") {
+		t.Fatalf("NewManager with CacheSize -1: err = %v, want an error naming CacheSize", err)
+	}
+}
+
+// TestCacheChangesThroughManagerTakeEffectAtOnce warms the cache, changes
+// the key through the same Manager, and verifies again at the same instant.
+func TestCacheChangesThroughManagerTakeEffectAtOnce(t *testing.T) {
+	ctx := context.Background()
+	tokens := map[string]string{} // label -> token
+	cases := []struct {
+		name   string
+		change func(m *apikey.Manager, id uuid.UUID) error
+		want   error
+		check  func(t *testing.T, k apikey.Key)
+	}{
+		{"Deactivate", func(m *apikey.Manager, id uuid.UUID) error {
+			_, err := m.Deactivate(ctx, id)
+			return err
+		}, apikey.ErrInactive, nil},
+		{"Activate", func(m *apikey.Manager, id uuid.UUID) error {
+			// Cache the inactive record first.
+			if _, err := m.Deactivate(ctx, id); err != nil {
+				return err
+			}
+			k, err := m.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			if _, err := m.Verify(ctx, tokens[k.Label]); !errors.Is(err, apikey.ErrInactive) {
+				return fmt.Errorf("Verify after Deactivate = %v, want ErrInactive", err)
+			}
+			_, err = m.Activate(ctx, id)
+			return err
+		}, nil, nil},
+		{"Delete", func(m *apikey.Manager, id uuid.UUID) error {
+			return m.Delete(ctx, id)
+		}, apikey.ErrInvalidKey, nil},
+		{"Roll", func(m *apikey.Manager, id uuid.UUID) error {
+			_, _, err := m.Roll(ctx, id, 0)
+			return err
+		}, apikey.ErrExpired, nil},
+		{"Rename", func(m *apikey.Manager, id uuid.UUID) error {
+			_, err := m.Rename(ctx, id, "renamed")
+			return err
+		}, nil, func(t *testing.T, k apikey.Key) {
+			if k.Label != "renamed" {
+				t.Fatalf("Verify after Rename returned label %q, want %q", k.Label, "renamed")
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour})
+			k, tok := f.create(t, tc.name)
+			tokens[tc.name] = tok
+			verify(t, f.m, tok, nil)
+			verify(t, f.m, tok, nil) // served from the cache
+			if err := tc.change(f.m, k.ID); err != nil {
+				t.Fatal(err)
+			}
+			got := verify(t, f.m, tok, tc.want)
+			if tc.check != nil {
+				tc.check(t, got)
+			}
+		})
+	}
+}
+
+// TestCacheChangesElsewhereTakeEffectWithinTTL changes a key through a
+// second Manager on the same store, as another process would.
+func TestCacheChangesElsewhereTakeEffectWithinTTL(t *testing.T) {
+	const ttl = 3 * time.Second
+	f := newCacheFixture(t, apikey.Options{CacheTTL: ttl})
+	other, err := apikey.NewManager(apikey.Options{Store: f.store, UsageInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, tok := f.create(t, "shared")
+	verify(t, f.m, tok, nil)
+	if _, err := other.Deactivate(context.Background(), k.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(ttl - time.Millisecond)
+	verify(t, f.m, tok, nil) // still cached: the documented staleness
+	f.clock.Advance(time.Millisecond)
+	verify(t, f.m, tok, apikey.ErrInactive)
+}
+
+// TestCacheShowsUsageFlushedByThisManager checks that a cached record
+// shows the last use this Manager wrote, as an uncached one would.
+func TestCacheShowsUsageFlushedByThisManager(t *testing.T) {
+	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour, UsageInterval: time.Hour})
+	_, tok := f.create(t, "used")
+	if k := verify(t, f.m, tok, nil); !k.LastUsedAt.IsZero() {
+		t.Fatalf("first verification shows LastUsedAt %v, want zero", k.LastUsedAt)
+	}
+	used := f.clock.Now()
+	if err := f.m.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	if k := verify(t, f.m, tok, nil); !k.LastUsedAt.Equal(used) {
+		t.Fatalf("verification after Flush shows LastUsedAt %v, want %v", k.LastUsedAt, used)
+	}
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("store read %d times, want 1", n)
+	}
+}
+
+func TestCacheStillChecksExpiryAndSecret(t *testing.T) {
+	ctx := context.Background()
+	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour})
+	k, tok, err := f.m.Create(ctx, apikey.CreateParams{Label: "expiring", ExpiresAt: f.clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, f.m, tok.Reveal(), nil)
+	wrong := apikey.CacheTestToken(apikey.DefaultPrefix, k.ID, randomSecret(t))
+	verify(t, f.m, wrong, apikey.ErrInvalidKey)
+	f.clock.Advance(time.Minute)
+	verify(t, f.m, tok.Reveal(), apikey.ErrExpired)
+	verify(t, f.m, wrong, apikey.ErrInvalidKey)
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("store read %d times, want 1: the checks were not made on the cached record", n)
+	}
+}
+
+// TestCacheHoldsNoSecret walks everything the cache holds, by reflection,
+// looking for the token or its secret.
+func TestCacheHoldsNoSecret(t *testing.T) {
+	for _, hash := range []apikey.HashAlgorithm{apikey.SHA256, apikey.HMACSHA256, apikey.Argon2id} {
+		t.Run(hash.String(), func(t *testing.T) {
+			f := newCacheFixture(t, apikey.Options{Hash: hash, Pepper: bytes.Repeat([]byte{7}, 32),
+				Argon2: apikey.Argon2Params{Time: 1, Memory: 64}})
+			secret := randomSecret(t)
+			id := uuid.Must(uuid.NewV7())
+			rec, err := f.m.CacheTestRecord(id, secret, "inspected")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.store.Create(context.Background(), rec); err != nil {
+				t.Fatal(err)
+			}
+			tok := apikey.CacheTestToken(apikey.DefaultPrefix, id, secret)
+			verify(t, f.m, tok, nil)
+			if keys, _ := f.m.CacheTestLen(); keys != 1 {
+				t.Fatalf("cache holds %d records, want 1", keys)
+			}
+			var found []string
+			walk(reflect.ValueOf(f.m.CacheTestContents()), "cache", map[uintptr]bool{}, func(path string, b []byte) {
+				if bytes.Contains(b, secret[:]) || bytes.Contains(b, []byte(tok)) || bytes.Contains(b, []byte(tok[3:50])) {
+					found = append(found, path)
+				}
+			})
+			if len(found) > 0 {
+				t.Fatalf("cache holds the secret or token at %v", found)
+			}
+		})
+	}
+}
+
+// walk calls visit with the bytes of every string, byte slice and byte
+// array reachable from v.
+func walk(v reflect.Value, path string, seen map[uintptr]bool, visit func(string, []byte)) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() || seen[v.Pointer()] {
+			return
+		}
+		seen[v.Pointer()] = true
+		walk(v.Elem(), path, seen, visit)
+	case reflect.Interface:
+		if !v.IsNil() {
+			walk(v.Elem(), path, seen, visit)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			walk(v.Field(i), path+"."+v.Type().Field(i).Name, seen, visit)
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			walk(it.Key(), path+"[key]", seen, visit)
+			walk(it.Value(), path+"[value]", seen, visit)
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			b := make([]byte, v.Len())
+			for i := range b {
+				b[i] = byte(v.Index(i).Uint())
+			}
+			visit(path, b)
+			return
+		}
+		for i := range v.Len() {
+			walk(v.Index(i), fmt.Sprintf("%s[%d]", path, i), seen, visit)
+		}
+	case reflect.String:
+		visit(path, []byte(v.String()))
+	}
+}
+
+func TestCacheRemembersUnknownIDsBriefly(t *testing.T) {
+	ctx := context.Background()
+	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour, NegativeCacheTTL: 2 * time.Second})
+	secret, id := randomSecret(t), uuid.Must(uuid.NewV7())
+	tok := apikey.CacheTestToken(apikey.DefaultPrefix, id, secret)
+	for range 50 {
+		verify(t, f.m, tok, apikey.ErrInvalidKey)
+	}
+	if n := f.store.gets.Load(); n != 1 {
+		t.Fatalf("50 verifications of an unknown ID read the store %d times, want 1", n)
+	}
+	// The key appears behind the Manager's back, as if another process
+	// had created it: the remembered "unknown" holds until its TTL.
+	rec, err := f.m.CacheTestRecord(id, secret, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, f.m, tok, apikey.ErrInvalidKey)
+	f.clock.Advance(2 * time.Second)
+	verify(t, f.m, tok, nil)
+}
+
+func TestCacheNegativeDisabled(t *testing.T) {
+	f := newCacheFixture(t, apikey.Options{NegativeCacheTTL: -1})
+	tok := apikey.CacheTestToken(apikey.DefaultPrefix, uuid.Must(uuid.NewV7()), randomSecret(t))
+	for range 5 {
+		verify(t, f.m, tok, apikey.ErrInvalidKey)
+	}
+	if n := f.store.gets.Load(); n != 5 {
+		t.Fatalf("5 verifications read the store %d times, want 5", n)
+	}
+}
+
+// TestCacheFloodOfUnknownIDsKeepsRealKeys verifies many made-up IDs and
+// checks that the cache stays bounded and real keys stay cached.
+func TestCacheFloodOfUnknownIDsKeepsRealKeys(t *testing.T) {
+	for _, tc := range []struct{ size, real int }{
+		{1, 1},    // one shard, full
+		{256, 16}, // few enough real keys that no shard overflows with them
+	} {
+		t.Run(fmt.Sprint("size ", tc.size), func(t *testing.T) {
+			f := newCacheFixture(t, apikey.Options{CacheSize: tc.size, CacheTTL: time.Hour, NegativeCacheTTL: time.Hour})
+			var toks []string
+			for i := range tc.real {
+				_, tok := f.create(t, fmt.Sprint("real ", i))
+				verify(t, f.m, tok, nil)
+				toks = append(toks, tok)
+			}
+			for range 20 * tc.size {
+				fake := apikey.CacheTestToken(apikey.DefaultPrefix, uuid.Must(uuid.NewV7()), randomSecret(t))
+				verify(t, f.m, fake, apikey.ErrInvalidKey)
+			}
+			keys, missing := f.m.CacheTestLen()
+			if keys > tc.size || missing > max(1, tc.size/4) {
+				t.Fatalf("cache holds %d records and %d unknown IDs, want at most %d and %d", keys, missing, tc.size, max(1, tc.size/4))
+			}
+			before := f.store.gets.Load()
+			for _, tok := range toks {
+				verify(t, f.m, tok, nil)
+			}
+			if n := f.store.gets.Load() - before; n != 0 {
+				t.Fatalf("after a flood of unknown IDs, %d of %d real keys were no longer cached", n, len(toks))
+			}
+		})
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	for _, size := range []int{1, 5, 64, 100} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			f := newCacheFixture(t, apikey.Options{CacheSize: size, CacheTTL: time.Hour})
+			var toks []string
+			for i := range 4*size + 10 {
+				_, tok := f.create(t, fmt.Sprint("key ", i))
+				toks = append(toks, tok)
+				verify(t, f.m, tok, nil)
+				if keys, _ := f.m.CacheTestLen(); keys > size {
+					t.Fatalf("cache holds %d records, more than CacheSize %d", keys, size)
+				}
+			}
+			for _, tok := range toks { // evicted keys still verify
+				verify(t, f.m, tok, nil)
+			}
+			if keys, _ := f.m.CacheTestLen(); keys == 0 {
+				t.Fatal("cache holds nothing after verifications")
+			}
+		})
+	}
+}
+
+// creatingStore calls beforeCreate inside Create, before the record is
+// stored.
+type creatingStore struct {
+	apikey.Store
+	beforeCreate func(k apikey.Key)
+}
+
+func (s *creatingStore) Create(ctx context.Context, k apikey.Key) error {
+	s.beforeCreate(k)
+	return s.Store.Create(ctx, k)
+}
+
+// TestCacheUnknownIDDoesNotShadowCreate remembers a new key's ID as unknown
+// while Create is storing it, which only a guess of the ID could do, and
+// checks that the new key verifies at once anyway.
+func TestCacheUnknownIDDoesNotShadowCreate(t *testing.T) {
+	store := &creatingStore{Store: memstore.New(), beforeCreate: func(apikey.Key) {}}
+	f := newCacheFixture(t, apikey.Options{Store: store, CacheTTL: time.Hour, NegativeCacheTTL: time.Hour})
+	ctx := context.Background()
+	src, _ := f.create(t, "source")
+	mints := map[string]func() (apikey.Key, apikey.Token, error){
+		"Create": func() (apikey.Key, apikey.Token, error) {
+			return f.m.Create(ctx, apikey.CreateParams{Label: "new"})
+		},
+		"Clone": func() (apikey.Key, apikey.Token, error) { return f.m.Clone(ctx, src.ID) },
+		"Roll":  func() (apikey.Key, apikey.Token, error) { return f.m.Roll(ctx, src.ID, time.Hour) },
+	}
+	for name, mint := range mints {
+		t.Run(name, func(t *testing.T) {
+			store.beforeCreate = func(k apikey.Key) {
+				fake := apikey.CacheTestToken(apikey.DefaultPrefix, k.ID, [32]byte{1})
+				if _, err := f.m.Verify(ctx, fake); !errors.Is(err, apikey.ErrInvalidKey) {
+					t.Errorf("Verify of the new ID before it is stored: %v, want ErrInvalidKey", err)
+				}
+			}
+			defer func() { store.beforeCreate = func(apikey.Key) {} }()
+			_, tok, err := mint()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := f.store.gets.Load(); n == 0 {
+				t.Fatal("the guessed ID was never looked up")
+			}
+			verify(t, f.m, tok.Reveal(), nil)
+		})
+	}
+}
+
+// blockingStore lets a test hold a Get between reading the store and
+// returning, to interleave a change with a verification.
+type blockingStore struct {
+	apikey.Store
+	mu    sync.Mutex
+	hold  bool
+	read  chan struct{} // Get has read the record
+	leave chan struct{} // Get may return
+}
+
+func (s *blockingStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
+	k, err := s.Store.Get(ctx, id)
+	s.mu.Lock()
+	hold := s.hold
+	s.hold = false
+	s.mu.Unlock()
+	if hold {
+		s.read <- struct{}{}
+		<-s.leave
+	}
+	return k, err
+}
+
+func (s *blockingStore) holdNextGet() {
+	s.mu.Lock()
+	s.hold = true
+	s.mu.Unlock()
+}
+
+// TestCacheStaleFillDoesNotResurrect runs a Verify that reads an active
+// record from the store, then lets Deactivate (or Delete) complete before
+// the Verify puts what it read into the cache. The next Verify must see the
+// change.
+func TestCacheStaleFillDoesNotResurrect(t *testing.T) {
+	ctx := context.Background()
+	changes := map[string]struct {
+		change func(m *apikey.Manager, id uuid.UUID) error
+		want   error
+	}{
+		"Deactivate": {func(m *apikey.Manager, id uuid.UUID) error { _, err := m.Deactivate(ctx, id); return err }, apikey.ErrInactive},
+		"Delete":     {func(m *apikey.Manager, id uuid.UUID) error { return m.Delete(ctx, id) }, apikey.ErrInvalidKey},
+		"Roll":       {func(m *apikey.Manager, id uuid.UUID) error { _, _, err := m.Roll(ctx, id, 0); return err }, apikey.ErrExpired},
+	}
+	for name, tc := range changes {
+		t.Run(name, func(t *testing.T) {
+			store := &blockingStore{Store: memstore.New(), read: make(chan struct{}), leave: make(chan struct{})}
+			f := newCacheFixture(t, apikey.Options{Store: store, CacheTTL: time.Hour})
+			k, tok := f.create(t, "raced")
+			store.holdNextGet()
+			done := make(chan error)
+			go func() {
+				_, err := f.m.Verify(ctx, tok)
+				done <- err
+			}()
+			<-store.read // the Verify holds the active record
+			if err := tc.change(f.m, k.ID); err != nil {
+				t.Fatal(err)
+			}
+			close(store.leave) // now it tries to cache it
+			if err := <-done; err != nil {
+				t.Fatalf("the racing Verify, which read before the change: %v", err)
+			}
+			verify(t, f.m, tok, tc.want)
+		})
+	}
+}
