@@ -95,6 +95,12 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) (from, to int, err
 		case from > latest:
 			return fmt.Errorf("%w: database is at version %d, this code knows up to %d", errNewerSchema, from, latest)
 		case from == latest:
+			// BEGIN IMMEDIATE does not fail on a read-only database (SQLite
+			// skips read-only files); a statement that writes, even nothing,
+			// does. Refuse a read-only database now, not at its first write.
+			if _, err := conn.ExecContext(ctx, `DELETE FROM keyscope_schema WHERE 0`); err != nil {
+				return fmt.Errorf("checking that the database is writable: %w", err)
+			}
 			return nil
 		}
 		if _, err := conn.ExecContext(ctx, schemaTable); err != nil {
