@@ -39,7 +39,11 @@
 //     lets only one of its writes at a time reach SQLite, and waits for its
 //     turn in Go, where the caller's context can cancel the wait.
 //   - a pool of readers, max(4, 2×GOMAXPROCS) connections with
-//     query_only=true, for Get and List, each a prepared statement.
+//     query_only=true, for Get and List, each a prepared statement. Readers
+//     map the first 128 MiB of the file into memory (mmap_size), so that a
+//     lookup reads the operating system's page cache directly instead of
+//     making a system call and copying the page into each connection's own
+//     cache.
 //
 // Every connection has busy_timeout=5000 (milliseconds). Every write is a
 // single statement or an explicit BEGIN IMMEDIATE transaction, so it takes

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -83,11 +84,7 @@ func Open(path string) (*Store, error) {
 		w.Close()
 		return nil, openError(path, err)
 	}
-	r, err := sql.Open("sqlite3", uri+"?"+readParams)
-	if err != nil {
-		w.Close()
-		return nil, openError(path, err)
-	}
+	r := sql.OpenDB(connector{dsn: uri + "?" + readParams, drv: &sqlite3.SQLiteDriver{ConnectHook: setUpReader}})
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
@@ -101,6 +98,29 @@ func Open(path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// readerMmapSize is how much of the file readers map into memory: reads of
+// mapped pages are memory accesses, where unmapped ones are a pread system
+// call and a copy into each connection's own page cache. The mapping is of
+// the operating system's page cache, shared by all readers.
+const readerMmapSize = 128 << 20
+
+// setUpReader applies the settings of reader connections that the DSN
+// cannot carry.
+func setUpReader(c *sqlite3.SQLiteConn) error {
+	_, err := c.Exec(fmt.Sprintf("PRAGMA mmap_size = %d", readerMmapSize), nil)
+	return err
+}
+
+// connector opens connections with a driver of its own, which carries a
+// ConnectHook, without registering a driver name for the whole process.
+type connector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c connector) Driver() driver.Driver                        { return c.drv }
 
 // setUp migrates the database behind the writer handle w and then switches
 // it to WAL. The migration comes first so that a database Open refuses is
@@ -321,10 +341,7 @@ func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 		return err
 	}
 	defer s.unlockWrite()
-	_, err := s.insert.ExecContext(ctx, k.ID[:], k.Label, k.Scopes.String(), k.Active,
-		micros(k.CreatedAt), nullMicros(k.LastUsedAt), nullMicros(k.ExpiresAt),
-		nullID(k.ClonedFrom), k.Hint, k.Digest.Bytes())
-	if err != nil {
+	if _, err := s.insert.ExecContext(ctx, insertArgs(k)...); err != nil {
 		var se sqlite3.Error
 		if errors.As(err, &se) && (se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey || se.ExtendedCode == sqlite3.ErrConstraintUnique) {
 			return fmt.Errorf("%w: %s", apikey.ErrDuplicateID, k.ID)
@@ -332,6 +349,13 @@ func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 		return s.errorf(err, "storing key %s", k.ID)
 	}
 	return nil
+}
+
+// insertArgs returns the arguments of the insert statement for k.
+func insertArgs(k apikey.Key) []any {
+	return []any{k.ID[:], k.Label, k.Scopes.String(), k.Active,
+		micros(k.CreatedAt), nullMicros(k.LastUsedAt), nullMicros(k.ExpiresAt),
+		nullID(k.ClonedFrom), k.Hint, k.Digest.Bytes()}
 }
 
 // Get implements apikey.Store.
