@@ -125,8 +125,8 @@ type Options struct {
 	// disables the cache.
 	CacheTTL time.Duration
 	// CacheSize is the most key records the cache holds; when it is full,
-	// adding one evicts another. Default DefaultCacheSize (10000).
-	// Negative sizes are refused.
+	// adding one evicts another. A record takes about 400 bytes plus its
+	// label. Default DefaultCacheSize (10000). Negative sizes are refused.
 	CacheSize int
 	// NegativeCacheTTL is how long Verify remembers that a key ID is not in
 	// the store, so that a flood of well-formed tokens for one made-up ID
