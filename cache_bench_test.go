@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,8 +54,13 @@ func BenchmarkVerifyCache(b *testing.B) {
 		})
 		b.Run("cache="+cache.name+"/parallel", func(b *testing.B) {
 			b.ReportAllocs()
+			var mu sync.Mutex
+			next := 0
 			b.RunParallel(func(pb *testing.PB) {
-				i := 0
+				mu.Lock()
+				i := next * 7919 // goroutines start at different keys
+				next++
+				mu.Unlock()
 				for pb.Next() {
 					if _, err := m.Verify(ctx, toks[i%len(toks)]); err != nil {
 						b.Error(err)
