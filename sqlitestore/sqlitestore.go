@@ -130,14 +130,34 @@ func setUp(w *sql.DB) error {
 	if _, _, err := migrate(ctx, w, migrations()); err != nil {
 		return err
 	}
-	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return fmt.Errorf("switching to WAL: %w", err)
+	// Entering WAL needs an exclusive lock, which SQLite tries once,
+	// without its busy handler: another process opening the file at the
+	// same moment makes it fail with SQLITE_BUSY. Retry for as long as the
+	// busy timeout would have waited.
+	deadline := time.Now().Add(busyTimeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		var mode string
+		err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("switching to WAL: journal mode is still %q", mode)
+		case !isBusy(err) || time.Now().After(deadline):
+			return fmt.Errorf("switching to WAL: %w", err)
+		}
+		time.Sleep(pause)
 	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("switching to WAL: journal mode is still %q", mode)
-	}
-	return nil
+}
+
+// busyTimeout is how long a connection waits for a lock another holds; it
+// must match _busy_timeout in the DSNs.
+const busyTimeout = 5 * time.Second
+
+// isBusy reports whether err is SQLite's "database is locked".
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
 // New returns a Store over db, a handle of the go-sqlite3 driver ("sqlite3")
