@@ -460,3 +460,45 @@ func TestCacheAndChangesToTheFile(t *testing.T) {
 	clock.Advance(ttl)
 	verify(m2, apikey.ErrInvalidKey)
 }
+
+// TestReadersDoNotWaitForWriters holds a write transaction open on the file
+// from another connection and reads through the Store meanwhile. Were reads
+// to wait for the writer, they would fail with "database is locked" once
+// the busy timeout ran out, since the writer only finishes after them.
+func TestReadersDoNotWaitForWriters(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	m := newManager(t, apikey.Options{Store: s, CacheTTL: -1})
+	k, tok, err := m.Create(ctx, apikey.CreateParams{Label: "read while written"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "UPDATE keyscope_keys SET active = 0 WHERE id = ?", k.ID[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(ctx, tok.Reveal()); err != nil {
+		t.Fatalf("Verify while another connection writes: %v (want the committed, active key)", err)
+	}
+	if ks, err := s.List(ctx, apikey.ListOptions{}); err != nil || len(ks) != 1 {
+		t.Fatalf("List while another connection writes: %d keys, %v", len(ks), err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Verify(ctx, tok.Reveal()); !errors.Is(err, apikey.ErrInactive) {
+		t.Fatalf("Verify after the other connection committed: %v, want ErrInactive", err)
+	}
+}
