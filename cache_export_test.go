@@ -2,14 +2,8 @@ package apikey
 
 import "github.com/google/uuid"
 
-// Test hooks for cache_test.go, which is in package apikey_test.
-
-// CacheTestToken returns a well-formed token for key id with secret, as
-// Create would mint it under prefix.
-func CacheTestToken(prefix string, id uuid.UUID, secret [secretLen]byte) string {
-	p := payload{id: id, secret: secret}
-	return p.format(prefix)
-}
+// Test hooks for cache_test.go, which is in package apikey_test; see also
+// FormatToken in export_test.go.
 
 // CacheTestRecord returns the record m would store for a new key with id
 // and secret, digest included, without storing it.
@@ -18,7 +12,7 @@ func (m *Manager) CacheTestRecord(id uuid.UUID, secret [secretLen]byte, label st
 	if err != nil {
 		return Key{}, err
 	}
-	tok := CacheTestToken(m.prefix, id, secret)
+	tok := FormatToken(m.prefix, id, secret)
 	return Key{ID: id, Label: label, Scopes: FullAccess(), Active: true, CreatedAt: m.now(), Hint: hintOf(m.prefix, tok), Digest: d}, nil
 }
 
