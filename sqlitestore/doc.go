@@ -67,7 +67,7 @@
 // last transactions committed before it: a key created, or revoked, in the
 // last moments before the machine went down. FULL would close that window
 // by syncing at every commit, at the price of an fsync per write: on the
-// machine where the package's benchmarks ran, a Create took about 45 µs
+// machine where the package's benchmarks ran, a Create took about 40 µs
 // with NORMAL and 0.6 to 1.2 ms with FULL. An application that must not
 // lose a revocation to a power cut can open its own handle with
 // _synchronous=FULL and pass it to New.
