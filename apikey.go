@@ -132,7 +132,7 @@ type Options struct {
 	// the store, so that a flood of well-formed tokens for one made-up ID
 	// does not become a flood of store reads. Key IDs are random and are
 	// only known once minted, so remembering an unknown one delays no real
-	// key. The cache keeps up to a quarter of CacheSize unknown IDs, apart
+	// key. The cache keeps about a quarter of CacheSize unknown IDs, apart
 	// from the records, so that made-up IDs never push out real keys.
 	// Default DefaultNegativeCacheTTL (1s); negative disables this part of
 	// the cache. Ignored when CacheTTL is negative.

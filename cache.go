@@ -54,7 +54,8 @@ type cachedKey struct {
 }
 
 // newVerifyCache returns a cache holding at most size records for ttl each,
-// and at most a quarter as many unknown IDs for missingTTL each.
+// and about a quarter as many unknown IDs (at least one per shard) for
+// missingTTL each.
 func newVerifyCache(ttl, missingTTL time.Duration, size int) *verifyCache {
 	// The largest power of two shards, up to maxCacheShards, that gives
 	// each at least one record, so that the total never exceeds size.
