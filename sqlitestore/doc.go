@@ -43,7 +43,9 @@
 //     map the first 128 MiB of the file into memory (mmap_size), so that a
 //     lookup reads the operating system's page cache directly instead of
 //     making a system call and copying the page into each connection's own
-//     cache.
+//     cache. The price is SQLite's usual one for mapped reads: should the
+//     disk fail under a mapped page, the process gets SIGBUS instead of an
+//     I/O error.
 //
 // Every connection has busy_timeout=5000 (milliseconds). Every write is a
 // single statement or an explicit BEGIN IMMEDIATE transaction, so it takes
