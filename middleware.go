@@ -194,7 +194,8 @@ func CookieToken(name string) Extractor {
 const DefaultRealm = "api"
 
 // GuardOptions configures a [Guard]. Every field is optional and has the
-// default its comment gives.
+// default its comment gives. NewGuard copies what it needs, so changing the
+// options afterwards has no effect on the Guard.
 type GuardOptions struct {
 	// Realm names the protection space in WWW-Authenticate challenges,
 	// as in `Bearer realm="api"`. Printable ASCII without '"' or '\'.
@@ -312,14 +313,14 @@ func (g *Guard) Check(r *http.Request, required ...Scope) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	return checkScopes(k, required)
-}
-
-func checkScopes(k Key, required []Scope) (Key, error) {
 	if !k.Scopes.AllowsAll(required...) {
-		return Key{}, &InsufficientScopeError{KeyID: k.ID, Missing: k.Scopes.Missing(required...)}
+		return Key{}, insufficient(&k, required)
 	}
 	return k, nil
+}
+
+func insufficient(k *Key, required []Scope) error {
+	return &InsufficientScopeError{KeyID: k.ID, Missing: k.Scopes.Missing(required...)}
 }
 
 // Require returns middleware that lets a request through to its handler only
@@ -359,7 +360,7 @@ func (g *Guard) Require(scopes ...string) (func(http.Handler) http.Handler, erro
 func (g *Guard) RequireScope(scopes ...string) func(http.Handler) http.Handler {
 	mw, err := g.Require(scopes...)
 	if err != nil {
-		panic(fmt.Sprintf("apikey: RequireScope: %v", err))
+		panic("apikey: RequireScope: " + strings.TrimPrefix(err.Error(), "apikey: "))
 	}
 	return mw
 }
@@ -394,7 +395,10 @@ func (g *Guard) CheckPolicy(r *http.Request, p *Policy) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	return checkScopes(k, required)
+	if !k.Scopes.AllowsAll(required...) {
+		return Key{}, insufficient(&k, required)
+	}
+	return k, nil
 }
 
 func (g *Guard) wrap(next http.Handler, check func(*http.Request) (Key, error)) http.Handler {
