@@ -18,33 +18,9 @@ import (
 	"github.com/keyscope/apikey/memstore"
 )
 
-// clock is a settable time source for Options.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// failingStore is a Store whose every lookup fails, as a database that is
-// down does.
-type failingStore struct{ *memstore.Store }
-
+// errStoreDown is the failure of a store that is down; it must never
+// reach a client.
 var errStoreDown = errors.New("disk on fire at /var/lib/keys.db")
-
-func (failingStore) Get(context.Context, uuid.UUID) (apikey.Key, error) {
-	return apikey.Key{}, errStoreDown
-}
 
 func mustCreate(t *testing.T, m *apikey.Manager, scopes string, expires time.Time) (apikey.Key, string) {
 	t.Helper()
@@ -120,7 +96,7 @@ func responseOf(rec *httptest.ResponseRecorder) response {
 // TestRequireScopeResponses is the table of every answer RequireScope
 // gives: status, headers and body.
 func TestRequireScopeResponses(t *testing.T) {
-	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	store := memstore.New()
 	m := apikeytest.NewManager(t, apikey.Options{Store: store, Now: clk.Now})
 	ctx := context.Background()
@@ -160,7 +136,7 @@ func TestRequireScopeResponses(t *testing.T) {
 	guardOf := map[string]*apikey.Guard{
 		"main":  mustGuard(t, m, apikey.GuardOptions{}),
 		"wrong": mustGuard(t, apikeytest.NewManager(t, apikey.Options{Store: wrongStore}), apikey.GuardOptions{}),
-		"down":  mustGuard(t, apikeytest.NewManager(t, apikey.Options{Store: failingStore{memstore.New()}}), apikey.GuardOptions{}),
+		"down":  mustGuard(t, apikeytest.NewManager(t, apikey.Options{Store: &countingStore{Store: memstore.New(), failGet: errStoreDown}}), apikey.GuardOptions{}),
 	}
 
 	ok := response{status: 200, ctype: "text/plain; charset=utf-8", body: "ok"}
@@ -278,7 +254,7 @@ func TestRequireScopeResponses(t *testing.T) {
 // TestInvalidKeysAnsweredAlike checks the whole response, every header
 // included, is the same for every kind of key that does not verify.
 func TestInvalidKeysAnsweredAlike(t *testing.T) {
-	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	store := memstore.New()
 	m := apikeytest.NewManager(t, apikey.Options{Store: store, Now: clk.Now})
 	ctx := context.Background()
@@ -346,7 +322,7 @@ func TestCheckErrors(t *testing.T) {
 	m := apikeytest.NewManager(t, apikey.Options{})
 	key, tok := mustCreate(t, m, "lists:read", time.Time{})
 	g := mustGuard(t, m, apikey.GuardOptions{})
-	down := mustGuard(t, apikeytest.NewManager(t, apikey.Options{Store: failingStore{memstore.New()}}), apikey.GuardOptions{})
+	down := mustGuard(t, apikeytest.NewManager(t, apikey.Options{Store: &countingStore{Store: memstore.New(), failGet: errStoreDown}}), apikey.GuardOptions{})
 	listsWrite := apikey.Scope{Resource: "lists", Access: apikey.Write}
 	listsRead := apikey.Scope{Resource: "lists", Access: apikey.Read}
 
