@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/keyscope/apikey"
+)
+
+// includes lists, per resource, the related resources a client may ask for
+// with ?include=. The resources are the keys of this map.
+var includes = map[string][]string{
+	"campaigns":     {"lists", "segments", "tags", "templates"},
+	"catalogs":      {"tags"},
+	"data-privacy":  {"profiles"},
+	"events":        {"metrics", "profiles"},
+	"flows":         {"metrics", "templates"},
+	"lists":         {"profiles", "tags"},
+	"metrics":       {"events"},
+	"profiles":      {"lists", "segments", "subscriptions"},
+	"segments":      {"profiles", "tags"},
+	"subscriptions": {"lists", "profiles"},
+	"tags":          nil,
+	"templates":     {"tags"},
+}
+
+func resources() []string { return slices.Sorted(maps.Keys(includes)) }
+
+// routes is the route policy: one collection and one item route per
+// resource. The data API registers exactly these patterns, so the policy
+// and the router serve the same table.
+func routes() []apikey.Route {
+	var rs []apikey.Route
+	for _, res := range resources() {
+		rs = append(rs,
+			apikey.Route{Pattern: "/api/" + res, Resource: res, Includes: includes[res]},
+			apikey.Route{Pattern: "/api/" + res + "/{id}", Resource: res, Includes: includes[res]},
+		)
+	}
+	return rs
+}
+
+// item is one record of the demo data.
+type item map[string]any
+
+// dataAPI is an in-memory JSON API over the demo resources. It is safe for
+// concurrent use.
+type dataAPI struct {
+	mu     sync.Mutex
+	items  map[string][]item
+	nextID int
+}
+
+func newDataAPI() http.Handler {
+	d := &dataAPI{items: map[string][]item{}}
+	for _, res := range resources() {
+		for i := 1; i <= 2; i++ {
+			d.nextID++
+			d.items[res] = append(d.items[res], item{"id": strconv.Itoa(d.nextID), "name": fmt.Sprintf("%s %d", res, i)})
+		}
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes() {
+		res := rt.Resource
+		if strings.HasSuffix(rt.Pattern, "{id}") {
+			mux.HandleFunc("GET "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.get(w, r, res) })
+			mux.HandleFunc("PATCH "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.update(w, r, res) })
+			mux.HandleFunc("PUT "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.update(w, r, res) })
+			mux.HandleFunc("DELETE "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.delete(w, r, res) })
+		} else {
+			mux.HandleFunc("GET "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.list(w, r, res) })
+			mux.HandleFunc("POST "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.create(w, r, res) })
+		}
+	}
+	return mux
+}
+
+// included returns the related records the request asked for. The route
+// policy has already checked every value against the route and the key's
+// scopes; this reads the same query parameter it read.
+func (d *dataAPI) included(r *http.Request) map[string][]item {
+	var out map[string][]item
+	for _, v := range r.URL.Query()["include"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name == "" {
+				continue
+			}
+			if out == nil {
+				out = map[string][]item{}
+			}
+			out[name] = slices.Clone(d.items[name])
+		}
+	}
+	return out
+}
+
+func (d *dataAPI) list(w http.ResponseWriter, r *http.Request, res string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res], "included": d.included(r)})
+}
+
+func (d *dataAPI) find(res, id string) int {
+	return slices.IndexFunc(d.items[res], func(it item) bool { return it["id"] == id })
+}
+
+func (d *dataAPI) get(w http.ResponseWriter, r *http.Request, res string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := d.find(res, r.PathValue("id"))
+	if i < 0 {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res][i], "included": d.included(r)})
+}
+
+func decodeItem(w http.ResponseWriter, r *http.Request) (item, bool) {
+	var it item
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&it); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_json", "detail": "the body must be a JSON object"})
+		return nil, false
+	}
+	return it, true
+}
+
+func (d *dataAPI) create(w http.ResponseWriter, r *http.Request, res string) {
+	it, ok := decodeItem(w, r)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.nextID++
+	it["id"] = strconv.Itoa(d.nextID)
+	d.items[res] = append(d.items[res], it)
+	writeJSON(w, http.StatusCreated, map[string]any{"data": it})
+}
+
+func (d *dataAPI) update(w http.ResponseWriter, r *http.Request, res string) {
+	patch, ok := decodeItem(w, r)
+	if !ok {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := d.find(res, r.PathValue("id"))
+	if i < 0 {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+		return
+	}
+	for k, v := range patch {
+		if k != "id" {
+			d.items[res][i][k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res][i]})
+}
+
+func (d *dataAPI) delete(w http.ResponseWriter, r *http.Request, res string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := d.find(res, r.PathValue("id"))
+	if i < 0 {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+		return
+	}
+	d.items[res] = slices.Delete(d.items[res], i, i+1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
