@@ -20,8 +20,8 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 
 	tests := []struct {
 		name, method, path, token, body string
-		op, level                        string
-		keyID, label                     string // "" means absent; "new" means the new key's
+		op, level                       string
+		keyID, label                    string // "" means absent; "new" means the new key's
 	}{
 		{"List", "GET", "/", admTok, "", "list", "INFO", "", ""},
 		{"Get", "GET", "/" + id, admTok, "", "get", "INFO", id, "shop"},
