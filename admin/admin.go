@@ -36,13 +36,16 @@
 // Options.Authorize decides; the default, [AuthorizeKey], wants the verified
 // key that keyscope's middleware put in the request context, with scope
 // "keys:read" to list and get and "keys:write" for the rest. Whatever the
-// authorizer, the handler never lets a caller escalate: a key created,
-// cloned, rolled or reactivated must have scopes that the caller's
-// [Actor].Scopes cover, so a "keys:write,lists:read" key cannot mint a
-// full-access key nor clone one. Taking access away is not escalation: a
-// caller may rename, deactivate and delete any key, broader keys included.
-// A key may not delete or deactivate itself (409), so that a caller cannot
-// lock itself out by mistake; it may roll itself.
+// authorizer, the handler never lets a caller act beyond its own scopes,
+// [Actor].Scopes: a key it creates, clones, rolls, reactivates, renames or
+// deletes must have scopes that the caller's cover, so a
+// "keys:write,lists:read" key can neither mint a full-access key nor clone,
+// roll or delete one (403, code "escalation"). The one exception is
+// deactivation, which only takes access away and can be undone: a caller may
+// deactivate any key, broader ones included, so that whoever spots a leaked
+// key can stop it at once. A key may not delete or deactivate itself (409,
+// code "self"), so that a caller cannot lock itself out by mistake; it may
+// roll itself.
 //
 // # Mounting
 //
@@ -253,14 +256,14 @@ func managerError(err error, id string) error {
 	return unavailable(err)
 }
 
-// escalation refuses to hand out scopes beyond the actor's.
+// escalation refuses to hand out, or manage, scopes beyond the actor's.
 func escalation(a Actor, s apikey.Scopes, field string) *problem {
 	if a.Scopes.IsZero() {
 		return newProblem(http.StatusForbidden, CodeEscalation, field,
-			"the caller may not grant any scopes, and this key has %q", s.String())
+			"the caller may not grant or manage keys with any scopes, and this key has %q; it may only deactivate it", s.String())
 	}
 	return newProblem(http.StatusForbidden, CodeEscalation, field,
-		"the caller's scopes %q do not cover %q: a key cannot grant more than it holds", a.Scopes.String(), s.String())
+		"the caller's scopes %q do not cover %q: a caller may grant or manage only keys within its own scopes, and only deactivate broader ones", a.Scopes.String(), s.String())
 }
 
 // keyID returns the path's key ID or a 404.
@@ -372,6 +375,9 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 			return 0, nil, escalation(a, k.Scopes, "active")
 		}
 	}
+	if req.Label != nil && !a.Scopes.Covers(k.Scopes) {
+		return 0, nil, escalation(a, k.Scopes, "label")
+	}
 	if req.Label != nil {
 		ev.label = *req.Label
 		if k, err = h.m.Rename(ctx, id, *req.Label); err != nil {
@@ -405,6 +411,9 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	ev.setKey(k)
 	if a.KeyID == id {
 		return 0, nil, newProblem(http.StatusConflict, CodeSelf, "id", "a key cannot delete itself; use another key")
+	}
+	if !a.Scopes.Covers(k.Scopes) {
+		return 0, nil, escalation(a, k.Scopes, "")
 	}
 	if err := h.m.Delete(ctx, id); err != nil {
 		return 0, nil, managerError(err, raw)

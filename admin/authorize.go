@@ -43,12 +43,13 @@ type Actor struct {
 	// delete or deactivate itself, so that a caller cannot lock itself out
 	// by mistake; it may roll itself.
 	KeyID uuid.UUID
-	// Scopes is what the caller may delegate. A new key, a clone or a roll
-	// must have scopes that Scopes covers ([apikey.Scopes.Covers]), and so
-	// must a key the caller reactivates. The zero value delegates nothing:
-	// the caller may still list, read, rename, deactivate and delete keys,
-	// if the Authorizer let it through. An authorizer for trusted users
-	// (owners, admins) typically sets [apikey.FullAccess].
+	// Scopes bounds what the caller may grant and manage. A key the caller
+	// creates, clones, rolls, reactivates, renames or deletes must have
+	// scopes that Scopes covers ([apikey.Scopes.Covers]); the caller may
+	// list, read and deactivate any key. The zero value covers nothing: the
+	// caller may then only list, read and deactivate, if the Authorizer
+	// let it through. An authorizer for trusted users (owners, admins)
+	// typically sets [apikey.FullAccess].
 	Scopes apikey.Scopes
 }
 

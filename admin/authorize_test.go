@@ -117,10 +117,11 @@ func TestCustomAuthorizer(t *testing.T) {
 }
 
 // TestNoEscalation runs every operation that hands out access (create,
-// clone, roll, reactivate) for each pairing of the caller's scopes with the
-// scopes being handed out, under the default authorizer and under one that
-// trusts the caller with fixed scopes, and checks that only covered scopes
-// get through and that a refusal changes nothing.
+// clone, roll, reactivate) or changes a key (rename, delete) for each
+// pairing of the caller's scopes with the key's, under the default
+// authorizer and under one that trusts the caller with fixed scopes, and
+// checks that only covered keys get through and that a refusal changes
+// nothing.
 func TestNoEscalation(t *testing.T) {
 	tests := []struct {
 		actor, target string // scope lists; target "" means full (create's default)
@@ -158,7 +159,7 @@ func TestNoEscalation(t *testing.T) {
 		fn   admin.Authorizer
 	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}} {
 		for _, tc := range tests {
-			for _, op := range []string{"create", "clone", "roll", "reactivate"} {
+			for _, op := range []string{"create", "clone", "roll", "reactivate", "rename", "delete"} {
 				name := authz.name + "/" + tc.actor + "/" + tc.target + "/" + op
 				if tc.target == "" && op != "create" {
 					continue // only create has a default
@@ -187,6 +188,10 @@ func TestNoEscalation(t *testing.T) {
 						r = newRequest("POST", "/"+target.ID.String()+"/roll", `{"grace":"1h"}`)
 					case "reactivate":
 						r = newRequest("PATCH", "/"+target.ID.String(), `{"active":true}`)
+					case "rename":
+						r = newRequest("PATCH", "/"+target.ID.String(), `{"label":"mine now"}`)
+					case "delete":
+						r = newRequest("DELETE", "/"+target.ID.String(), "")
 					}
 					if authz.fn == nil {
 						r.Header.Set("Authorization", "Bearer "+actorTok)
@@ -196,7 +201,7 @@ func TestNoEscalation(t *testing.T) {
 					before := e.count()
 					w := serve(e.h, r)
 					if tc.allowed {
-						if w.Code != 200 && w.Code != 201 {
+						if w.Code != 200 && w.Code != 201 && w.Code != 204 {
 							t.Fatalf("refused: %d %s", w.Code, w.Body)
 						}
 						return
@@ -211,7 +216,7 @@ func TestNoEscalation(t *testing.T) {
 					}
 					if op != "create" {
 						after, err := e.m.Get(context.Background(), target.ID)
-						if err != nil || after.Active || !after.ExpiresAt.IsZero() {
+						if err != nil || after.Active || !after.ExpiresAt.IsZero() || after.Label != "target" {
 							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
 						}
 					}
@@ -231,38 +236,61 @@ func TestActorWithoutScopesCannotGrant(t *testing.T) {
 		{"POST", "/", `{"label":"x","scopes":"lists:read"}`},
 		{"POST", "/" + k.ID.String() + "/clone", ""},
 		{"POST", "/" + k.ID.String() + "/roll", ""},
+		{"PATCH", "/" + k.ID.String(), `{"label":"x"}`},
+		{"DELETE", "/" + k.ID.String(), ""},
 	} {
 		if p := problemOf(t, e.do(rq.method, rq.path, "", rq.body), 403); p.Code != "escalation" {
 			t.Errorf("%s %s: %+v", rq.method, rq.path, p)
 		}
 	}
-	// Taking access away needs no scopes.
-	if w := e.do("PATCH", "/"+k.ID.String(), "", `{"active":false}`); w.Code != 200 {
-		t.Errorf("deactivate: %d %s", w.Code, w.Body)
+	// Reading and switching a key off need no scopes.
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/", ""}, {"GET", "/" + k.ID.String(), ""}, {"PATCH", "/" + k.ID.String(), `{"active":false}`},
+	} {
+		if w := e.do(rq.method, rq.path, "", rq.body); w.Code != 200 {
+			t.Errorf("%s %s: %d %s", rq.method, rq.path, w.Code, w.Body)
+		}
 	}
 }
 
-// TestRevokingIsNotEscalation: a narrower keys:write key may rename,
-// deactivate and delete a broader key, but not reactivate it.
-func TestRevokingIsNotEscalation(t *testing.T) {
+// TestNarrowKeyMayOnlyDeactivateBroaderKeys: a narrower keys:write key may
+// read and deactivate a broader key, which stops a leaked key at once and
+// can be undone, but may not reactivate, rename or delete it; a key that
+// covers it may.
+func TestNarrowKeyMayOnlyDeactivateBroaderKeys(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, tok := e.mint("narrow", "keys:write,lists:read")
-	broad, broadTok := e.mint("broad", "")
+	_, narrowTok := e.mint("narrow", "keys:write,lists:read")
+	_, adminTok := e.mint("admin", "")
+	broad, broadTok := e.mint("broad", "keys:write,*:read")
 	path := "/" + broad.ID.String()
-	if w := e.do("PATCH", path, tok, `{"label":"leaked"}`); w.Code != 200 {
-		t.Fatalf("rename: %d %s", w.Code, w.Body)
+	if w := e.do("GET", path, narrowTok, ""); w.Code != 200 {
+		t.Fatalf("get: %d %s", w.Code, w.Body)
 	}
-	if w := e.do("PATCH", path, tok, `{"active":false}`); w.Code != 200 {
+	if w := e.do("PATCH", path, narrowTok, `{"active":false}`); w.Code != 200 {
 		t.Fatalf("deactivate: %d %s", w.Code, w.Body)
 	}
 	if _, err := e.m.Verify(context.Background(), broadTok); !errors.Is(err, apikey.ErrInactive) {
 		t.Fatalf("deactivated broad key verifies: %v", err)
 	}
-	if p := problemOf(t, e.do("PATCH", path, tok, `{"active":true}`), 403); p.Field != "active" || p.Code != "escalation" {
-		t.Fatalf("reactivate: %+v", p)
+	for _, rq := range []struct{ method, body, field string }{
+		{"PATCH", `{"active":true}`, "active"},
+		{"PATCH", `{"label":"unused, delete me"}`, "label"},
+		{"PATCH", `{"label":"x","active":false}`, "label"},
+		{"DELETE", "", ""},
+	} {
+		p := problemOf(t, e.do(rq.method, path, narrowTok, rq.body), 403)
+		if p.Code != "escalation" || p.Field != rq.field {
+			t.Errorf("%s %s: %+v", rq.method, rq.body, p)
+		}
 	}
-	if w := e.do("DELETE", path, tok, ""); w.Code != 204 {
-		t.Fatalf("delete: %d %s", w.Code, w.Body)
+	if after, err := e.m.Get(context.Background(), broad.ID); err != nil || after.Label != "broad" || after.Active {
+		t.Fatalf("refused requests changed the key: %+v, %v", after, err)
+	}
+	if w := e.do("PATCH", path, adminTok, `{"active":true,"label":"broad again"}`); w.Code != 200 {
+		t.Fatalf("admin reactivating: %d %s", w.Code, w.Body)
+	}
+	if w := e.do("DELETE", path, adminTok, ""); w.Code != 204 {
+		t.Fatalf("admin deleting: %d %s", w.Code, w.Body)
 	}
 }
 

@@ -18,7 +18,7 @@ const (
 	CodeMediaType       = "unsupported_type" // a body that is not application/json
 	CodeUnauthenticated = "unauthenticated"  // the Authorizer found no caller
 	CodeForbidden       = "forbidden"        // the Authorizer refused the caller
-	CodeEscalation      = "escalation"       // the scopes exceed the caller's
+	CodeEscalation      = "escalation"       // the key's scopes exceed the caller's
 	CodeSelf            = "self"             // a key tried to delete or deactivate itself
 	CodeNotFound        = "not_found"        // no such key, or no such route
 	CodeMethod          = "method_not_allowed"
