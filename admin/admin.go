@@ -175,7 +175,7 @@ func methodNotAllowed(allow string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 		writeProblem(w, newProblem(http.StatusMethodNotAllowed, CodeMethod, "",
-			"method %s is not allowed here; use %s", r.Method, allow))
+			"method %s is not allowed here; use %s", clip(r.Method), allow))
 	})
 }
 
