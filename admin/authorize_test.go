@@ -1,0 +1,323 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/admin"
+)
+
+func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	target, _ := e.mint("target", "lists:read")
+	id := target.ID.String()
+	ops := []struct {
+		op           admin.Operation
+		method, path string
+		body         string
+		status       int // when allowed
+	}{
+		{admin.OpList, "GET", "/", "", 200},
+		{admin.OpGet, "GET", "/" + id, "", 200},
+		{admin.OpCreate, "POST", "/", `{"label":"x","scopes":"lists:read"}`, 201},
+		{admin.OpUpdate, "PATCH", "/" + id, `{"label":"renamed"}`, 200},
+		{admin.OpClone, "POST", "/" + id + "/clone", "", 201},
+		{admin.OpRoll, "POST", "/" + id + "/roll", `{"grace":"1h"}`, 201},
+		{admin.OpDelete, "DELETE", "/" + id, "", 204},
+	}
+	_, readTok := e.mint("reader", "keys:read,lists:read")
+	_, noneTok := e.mint("unrelated", "lists:write")
+	_, writeTok := e.mint("writer", "keys:write,lists:read")
+	for _, o := range ops {
+		t.Run(string(o.op), func(t *testing.T) {
+			p := problemOf(t, e.do(o.method, o.path, "", o.body), 401)
+			if p.Code != "unauthenticated" {
+				t.Errorf("no key: %+v", p)
+			}
+			p = problemOf(t, e.do(o.method, o.path, noneTok, o.body), 403)
+			if p.Code != "forbidden" || !strings.Contains(p.Detail, "keys:") {
+				t.Errorf("key without keys scope: %+v", p)
+			}
+			w := e.do(o.method, o.path, readTok, o.body)
+			if o.op.Writes() {
+				p := problemOf(t, w, 403)
+				if !strings.Contains(p.Detail, "keys:write") {
+					t.Errorf("keys:read key: %+v", p)
+				}
+			} else if w.Code != o.status {
+				t.Errorf("keys:read key: %d %s", w.Code, w.Body)
+			}
+			if w := e.do(o.method, o.path, writeTok, o.body); w.Code != o.status {
+				t.Errorf("keys:write key: %d, want %d: %s", w.Code, o.status, w.Body)
+			}
+		})
+	}
+	if w := e.do("GET", "/", "", ""); w.Header().Get("WWW-Authenticate") != "Bearer" {
+		t.Error("401 without WWW-Authenticate")
+	}
+}
+
+// roleAuthorizer lets users with the owner or admin role manage keys, with
+// full access to delegate; it reads the role from a header a trusted proxy
+// would set.
+func roleAuthorizer(r *http.Request, op admin.Operation) (admin.Actor, error) {
+	switch role := r.Header.Get("X-Role"); role {
+	case "owner", "admin":
+		return admin.Actor{Name: "user:" + r.Header.Get("X-User"), Scopes: apikey.FullAccess()}, nil
+	case "":
+		return admin.Actor{}, admin.ErrUnauthenticated
+	case "broken":
+		return admin.Actor{}, errors.New("session store timeout for user alice")
+	default:
+		return admin.Actor{}, &admin.AccessError{Err: admin.ErrForbidden, Detail: "only owners and admins may manage keys"}
+	}
+}
+
+func TestCustomAuthorizer(t *testing.T) {
+	e := newEnv(t, envOptions{admin: admin.Options{Authorize: roleAuthorizer}})
+	tests := []struct {
+		role      string
+		status    int
+		detailHas string
+	}{
+		{"owner", 201, ""},
+		{"admin", 201, ""},
+		{"member", 403, "only owners and admins"},
+		{"", 401, "authentication is required"},
+		{"broken", 500, "authorization failed"},
+	}
+	for _, tc := range tests {
+		t.Run("role="+tc.role, func(t *testing.T) {
+			e.log.records(t)
+			r := newRequest("POST", "/", `{"label":"x"}`)
+			r.Header.Set("X-Role", tc.role)
+			r.Header.Set("X-User", "alice")
+			w := serve(e.h, r)
+			if tc.status == 201 {
+				k := decodeKey(t, w, 201)
+				if k.Scopes != "*:write" {
+					t.Fatalf("scopes %q", k.Scopes)
+				}
+				recs := e.log.records(t)
+				if len(recs) != 1 || recs[0]["actor"] != "user:alice" || recs[0]["actor_key_id"] != nil {
+					t.Fatalf("log %v, want actor user:alice without a key ID", recs)
+				}
+				return
+			}
+			p := problemOf(t, w, tc.status)
+			if !strings.Contains(p.Detail, tc.detailHas) || strings.Contains(p.Detail, "session store") {
+				t.Fatalf("problem %+v, want detail with %q and no internal error", p, tc.detailHas)
+			}
+		})
+	}
+}
+
+// TestNoEscalation runs every operation that hands out access (create,
+// clone, roll, reactivate) or changes a key (rename, delete) for each
+// pairing of the caller's scopes with the key's, under the default
+// authorizer and under one that trusts the caller with fixed scopes, and
+// checks that only covered keys get through and that a refusal changes
+// nothing.
+func TestNoEscalation(t *testing.T) {
+	tests := []struct {
+		actor, target string // scope lists; target "" means full (create's default)
+		allowed       bool
+	}{
+		{"keys:write,lists:read", "", false},
+		{"keys:write,lists:read", "*:write", false},
+		{"keys:write,lists:read", "*:read", false},
+		{"keys:write,lists:read", "lists:read", true},
+		{"keys:write,lists:read", "lists:write", false},
+		{"keys:write,lists:read", "keys:write", true},
+		{"keys:write,lists:read", "keys:write,lists:read", true},
+		{"keys:write,lists:read", "campaigns:read", false},
+		{"keys:write,lists:read", "keys:read,lists:read", true},
+		{"keys:write,*:read", "*:read", true},
+		{"keys:write,*:read", "campaigns:read,lists:read", true},
+		{"keys:write,*:read", "lists:write", false},
+		{"keys:write,*:read", "keys:write,lists:read", true},
+		{"keys:write,*:read", "", false},
+		{"keys:write", "keys:read", true},
+		{"keys:write", "lists:read", false},
+		{"*:write", "", true},
+		{"*:write", "*:read,lists:write", true},
+	}
+	// actorFixed trusts any caller, with the scopes in X-Scopes.
+	actorFixed := func(r *http.Request, op admin.Operation) (admin.Actor, error) {
+		s, err := apikey.ParseScopes(r.Header.Get("X-Scopes"))
+		if err != nil {
+			return admin.Actor{}, admin.ErrForbidden
+		}
+		return admin.Actor{Name: "user", Scopes: s}, nil
+	}
+	for _, authz := range []struct {
+		name string
+		fn   admin.Authorizer
+	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}} {
+		for _, tc := range tests {
+			for _, op := range []string{"create", "clone", "roll", "reactivate", "rename", "delete"} {
+				name := authz.name + "/" + tc.actor + "/" + tc.target + "/" + op
+				if tc.target == "" && op != "create" {
+					continue // only create has a default
+				}
+				t.Run(name, func(t *testing.T) {
+					e := newEnv(t, envOptions{admin: admin.Options{Authorize: authz.fn}})
+					_, actorTok := e.mint("actor", tc.actor)
+					var target apikey.Key
+					if op != "create" {
+						target, _ = e.mint("target", tc.target)
+						if _, err := e.m.Deactivate(context.Background(), target.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var r *http.Request
+					switch op {
+					case "create":
+						body := `{"label":"new"}`
+						if tc.target != "" {
+							body = `{"label":"new","scopes":"` + tc.target + `"}`
+						}
+						r = newRequest("POST", "/", body)
+					case "clone":
+						r = newRequest("POST", "/"+target.ID.String()+"/clone", "")
+					case "roll":
+						r = newRequest("POST", "/"+target.ID.String()+"/roll", `{"grace":"1h"}`)
+					case "reactivate":
+						r = newRequest("PATCH", "/"+target.ID.String(), `{"active":true}`)
+					case "rename":
+						r = newRequest("PATCH", "/"+target.ID.String(), `{"label":"mine now"}`)
+					case "delete":
+						r = newRequest("DELETE", "/"+target.ID.String(), "")
+					}
+					if authz.fn == nil {
+						r.Header.Set("Authorization", "Bearer "+actorTok)
+					} else {
+						r.Header.Set("X-Scopes", tc.actor)
+					}
+					before := e.count()
+					w := serve(e.h, r)
+					if tc.allowed {
+						if w.Code != 200 && w.Code != 201 && w.Code != 204 {
+							t.Fatalf("refused: %d %s", w.Code, w.Body)
+						}
+						return
+					}
+					p := problemOf(t, w, 403)
+					canon, _ := apikey.ParseScopes(tc.actor)
+					if p.Code != "escalation" || !strings.Contains(p.Detail, canon.String()) {
+						t.Fatalf("problem %+v, want code escalation naming the caller's scopes", p)
+					}
+					if e.count() != before {
+						t.Fatal("a refused request stored a key")
+					}
+					if op != "create" {
+						after, err := e.m.Get(context.Background(), target.ID)
+						if err != nil || after.Active || !after.ExpiresAt.IsZero() || after.Label != "target" {
+							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestActorWithoutScopesCannotGrant(t *testing.T) {
+	noScopes := func(r *http.Request, op admin.Operation) (admin.Actor, error) {
+		return admin.Actor{Name: "auditor"}, nil
+	}
+	e := newEnv(t, envOptions{admin: admin.Options{Authorize: noScopes}})
+	k, _ := e.mint("k", "lists:read")
+	for _, rq := range []struct{ method, path, body string }{
+		{"POST", "/", `{"label":"x","scopes":"lists:read"}`},
+		{"POST", "/" + k.ID.String() + "/clone", ""},
+		{"POST", "/" + k.ID.String() + "/roll", ""},
+		{"PATCH", "/" + k.ID.String(), `{"label":"x"}`},
+		{"DELETE", "/" + k.ID.String(), ""},
+	} {
+		if p := problemOf(t, e.do(rq.method, rq.path, "", rq.body), 403); p.Code != "escalation" {
+			t.Errorf("%s %s: %+v", rq.method, rq.path, p)
+		}
+	}
+	// Reading and switching a key off need no scopes.
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/", ""}, {"GET", "/" + k.ID.String(), ""}, {"PATCH", "/" + k.ID.String(), `{"active":false}`},
+	} {
+		if w := e.do(rq.method, rq.path, "", rq.body); w.Code != 200 {
+			t.Errorf("%s %s: %d %s", rq.method, rq.path, w.Code, w.Body)
+		}
+	}
+}
+
+// TestNarrowKeyMayOnlyDeactivateBroaderKeys: a narrower keys:write key may
+// read and deactivate a broader key, which stops a leaked key at once and
+// can be undone, but may not reactivate, rename or delete it; a key that
+// covers it may.
+func TestNarrowKeyMayOnlyDeactivateBroaderKeys(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, narrowTok := e.mint("narrow", "keys:write,lists:read")
+	_, adminTok := e.mint("admin", "")
+	broad, broadTok := e.mint("broad", "keys:write,*:read")
+	path := "/" + broad.ID.String()
+	if w := e.do("GET", path, narrowTok, ""); w.Code != 200 {
+		t.Fatalf("get: %d %s", w.Code, w.Body)
+	}
+	if w := e.do("PATCH", path, narrowTok, `{"active":false}`); w.Code != 200 {
+		t.Fatalf("deactivate: %d %s", w.Code, w.Body)
+	}
+	if _, err := e.m.Verify(context.Background(), broadTok); !errors.Is(err, apikey.ErrInactive) {
+		t.Fatalf("deactivated broad key verifies: %v", err)
+	}
+	for _, rq := range []struct{ method, body, field string }{
+		{"PATCH", `{"active":true}`, "active"},
+		{"PATCH", `{"label":"unused, delete me"}`, "label"},
+		{"PATCH", `{"label":"x","active":false}`, "label"},
+		{"DELETE", "", ""},
+	} {
+		p := problemOf(t, e.do(rq.method, path, narrowTok, rq.body), 403)
+		if p.Code != "escalation" || p.Field != rq.field {
+			t.Errorf("%s %s: %+v", rq.method, rq.body, p)
+		}
+	}
+	if after, err := e.m.Get(context.Background(), broad.ID); err != nil || after.Label != "broad" || after.Active {
+		t.Fatalf("refused requests changed the key: %+v, %v", after, err)
+	}
+	if w := e.do("PATCH", path, adminTok, `{"active":true,"label":"broad again"}`); w.Code != 200 {
+		t.Fatalf("admin reactivating: %d %s", w.Code, w.Body)
+	}
+	if w := e.do("DELETE", path, adminTok, ""); w.Code != 204 {
+		t.Fatalf("admin deleting: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestKeyCannotRemoveItself(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	self, tok := e.mint("self", "keys:write,lists:read")
+	path := "/" + self.ID.String()
+	if p := problemOf(t, e.do("DELETE", path, tok, ""), 409); p.Code != "self" {
+		t.Errorf("delete self: %+v", p)
+	}
+	if p := problemOf(t, e.do("PATCH", path, tok, `{"active":false}`), 409); p.Code != "self" || p.Field != "active" {
+		t.Errorf("deactivate self: %+v", p)
+	}
+	if _, err := e.m.Verify(context.Background(), tok); err != nil {
+		t.Fatalf("key stopped verifying: %v", err)
+	}
+	// Renaming and activating itself are harmless; rolling itself is how a
+	// key rotates.
+	if w := e.do("PATCH", path, tok, `{"label":"me","active":true}`); w.Code != 200 {
+		t.Fatalf("rename self: %d %s", w.Code, w.Body)
+	}
+	n := decodeKey(t, e.do("POST", path+"/roll", tok, `{"grace":"1h"}`), 201)
+	if n.ClonedFrom != self.ID || n.Scopes != "keys:write,lists:read" {
+		t.Fatalf("roll self: %+v", n)
+	}
+	// The new key may delete the old one.
+	if w := e.do("DELETE", path, n.Token, ""); w.Code != 204 {
+		t.Fatalf("new key deleting the old: %d %s", w.Code, w.Body)
+	}
+}

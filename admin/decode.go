@@ -1,0 +1,244 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/internal/scopearg"
+)
+
+// createRequest is the body of POST /.
+type createRequest struct {
+	Label string `json:"label"`
+	// Scopes is a preset or a scope list; nil means full access.
+	Scopes *string `json:"scopes"`
+}
+
+// updateRequest is the body of PATCH /{id}. Nil fields are left as they are.
+type updateRequest struct {
+	Label  *string `json:"label"`
+	Active *bool   `json:"active"`
+}
+
+// rollRequest is the body of POST /{id}/roll.
+type rollRequest struct {
+	// Grace is a Go duration ("24h", "90m"); empty means no grace period.
+	Grace string `json:"grace"`
+}
+
+// readBody reads r's body, at most limit bytes. A non-empty body must be
+// JSON by its Content-Type.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, newProblem(http.StatusRequestEntityTooLarge, CodeTooLarge, "",
+				"the request body is larger than %d bytes", limit)
+		}
+		return nil, newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body could not be read")
+	}
+	if len(data) > 0 && !isJSON(r.Header.Get("Content-Type")) {
+		return nil, newProblem(http.StatusUnsupportedMediaType, CodeMediaType, "",
+			"the request body must be sent as application/json")
+	}
+	return data, nil
+}
+
+// isJSON reports whether a Content-Type header names JSON.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// decodeCreate parses the body of a create request into its label and
+// scopes.
+func decodeCreate(data []byte) (label string, scopes apikey.Scopes, err error) {
+	var req createRequest
+	if err := decodeObject(data, &req, false); err != nil {
+		return "", apikey.Scopes{}, err
+	}
+	if req.Scopes == nil {
+		return req.Label, apikey.FullAccess(), nil
+	}
+	s, err := scopearg.Parse(*req.Scopes)
+	if err != nil {
+		return "", apikey.Scopes{}, scopeProblem(err)
+	}
+	return req.Label, s, nil
+}
+
+// decodeUpdate parses the body of an update request. A body that names
+// scopes, in any letter case, is refused before anything else is checked,
+// so that the client learns why.
+func decodeUpdate(data []byte) (updateRequest, error) {
+	var probe struct {
+		Scopes json.RawMessage `json:"scopes"`
+	}
+	if json.Unmarshal(data, &probe) == nil && probe.Scopes != nil {
+		return updateRequest{}, newProblem(http.StatusBadRequest, CodeScopesFixed, "scopes",
+			"a key's scopes are fixed at creation; create a new key with the scopes you need (or clone one) and delete this one")
+	}
+	var req updateRequest
+	if err := decodeObject(data, &req, false); err != nil {
+		return updateRequest{}, err
+	}
+	return req, nil
+}
+
+// decodeRoll parses the body of a roll request, which may be empty, into a
+// grace period.
+func decodeRoll(data []byte) (time.Duration, error) {
+	var req rollRequest
+	if err := decodeObject(data, &req, true); err != nil {
+		return 0, err
+	}
+	if req.Grace == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(req.Grace)
+	if err != nil || d < 0 {
+		return 0, newProblem(http.StatusBadRequest, CodeInvalid, "grace",
+			`grace must be a non-negative Go duration such as "24h" or "90m", not %q`, clip(req.Grace))
+	}
+	return d, nil
+}
+
+// decodeEmpty checks that a clone request's body, if any, is an empty
+// object.
+func decodeEmpty(data []byte) error {
+	var req struct{}
+	return decodeObject(data, &req, true)
+}
+
+// decodeObject decodes data, which must be exactly one JSON object with no
+// unknown members, into v. An empty body is accepted when emptyOK, and
+// leaves v as it is.
+func decodeObject(data []byte, v any, emptyOK bool) error {
+	if len(bytes.TrimSpace(data)) == 0 {
+		if emptyOK {
+			return nil
+		}
+		return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without quoting the body.
+func jsonProblem(err error) *problem {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body is not valid JSON (at byte %d)", syn.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body ends in the middle of a JSON value")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body must be a JSON object, not %s", typ.Value)
+		}
+		return newProblem(http.StatusBadRequest, CodeInvalid, typ.Field, "%s must be a %s, not %s", typ.Field, jsonType(typ.Type.String()), typ.Value)
+	}
+	// encoding/json has no type for unknown members; its message is
+	// `json: unknown field "name"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if field, err := strconv.Unquote(name); err == nil {
+			return newProblem(http.StatusBadRequest, CodeUnknownField, field, "unknown member %q in the request body", field)
+		}
+	}
+	return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body is not a valid JSON object")
+}
+
+// jsonType names a Go type the way a JSON client thinks of it.
+func jsonType(goType string) string {
+	switch strings.TrimPrefix(goType, "*") {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	}
+	return "JSON " + goType
+}
+
+// scopeProblem describes an invalid scopes member, naming the bad token.
+func scopeProblem(err error) *problem {
+	var se *apikey.ScopeError
+	if errors.As(err, &se) {
+		detail := "scope " + strconv.Quote(se.Token) + " is invalid: " + se.Reason
+		if se.Suggestion != "" {
+			detail += " (did you mean " + strconv.Quote(se.Suggestion) + "?)"
+		}
+		return newProblem(http.StatusBadRequest, CodeInvalid, "scopes", "%s", detail)
+	}
+	return newProblem(http.StatusBadRequest, CodeInvalid, "scopes", "scopes must be %s", scopearg.Usage)
+}
+
+// parseID parses a key ID from the path. A malformed ID names no key.
+func parseID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, notFound(s)
+	}
+	return id, nil
+}
+
+func notFound(id string) *problem {
+	return newProblem(http.StatusNotFound, CodeNotFound, "id", "there is no key %q", clip(id))
+}
+
+// clip shortens client input that a problem detail quotes back.
+func clip(s string) string {
+	const max = 48
+	if len(s) <= max {
+		return s
+	}
+	for i := max; i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "…"
+		}
+	}
+	return ""
+}
+
+// parseListQuery parses the limit and before parameters of a list request.
+func parseListQuery(r *http.Request) (apikey.ListOptions, error) {
+	q := r.URL.Query()
+	opts := apikey.ListOptions{Limit: DefaultPageSize}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return opts, newProblem(http.StatusBadRequest, CodeMalformed, "limit",
+				"limit must be a whole number from 1 to %d, not %q", MaxPageSize, clip(s))
+		}
+		opts.Limit = n
+	}
+	if s := q.Get("before"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			return opts, newProblem(http.StatusBadRequest, CodeMalformed, "before",
+				"before must be a key ID, the next cursor of the previous page, not %q", clip(s))
+		}
+		opts.Before = id
+	}
+	return opts, nil
+}

@@ -1,0 +1,122 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// checkProblem fails unless err is a client error problem with a detail.
+func checkProblem(t *testing.T, input any, err error) {
+	t.Helper()
+	var p *problem
+	if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 || p.Detail == "" || p.Code == "" {
+		t.Fatalf("input %q: error %v is not a 4xx problem", input, err)
+	}
+	if !utf8.ValidString(p.Detail) {
+		t.Fatalf("input %q: detail %q is not UTF-8", input, p.Detail)
+	}
+}
+
+func FuzzDecodeCreate(f *testing.F) {
+	for _, s := range []string{
+		`{"label":"shop"}`, `{"label":"shop","scopes":"read-only"}`, `{"label":"a","scopes":"lists:read,x:write"}`,
+		`{"label":"a","scopes":null}`, `{"label":"a"} {}`, `[]`, ``, `{"label":1}`, `{"x":1}`, `{"label":"a","scopes":"full"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		label, scopes, err := decodeCreate(data)
+		if err != nil {
+			checkProblem(t, data, err)
+			return
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) != nil {
+			t.Fatalf("accepted %q, which is not a JSON object", data)
+		}
+		if scopes.IsZero() {
+			t.Fatalf("accepted %q with no scopes", data)
+		}
+		var again createRequest
+		if json.Unmarshal(data, &again) != nil || again.Label != label {
+			t.Fatalf("label %q does not match %q", label, data)
+		}
+	})
+}
+
+func FuzzDecodeUpdate(f *testing.F) {
+	for _, s := range []string{
+		`{"label":"x"}`, `{"active":false}`, `{"label":"x","active":true}`, `{}`, `{"scopes":"full"}`,
+		`{"SCOPES":1}`, `{"label":"x"}]`, `{"active":"no"}`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := decodeUpdate(data)
+		if err != nil {
+			checkProblem(t, data, err)
+			return
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(data, &m) != nil {
+			t.Fatalf("accepted %q, which is not a JSON object", data)
+		}
+		for k := range m {
+			if strings.EqualFold(k, "scopes") {
+				t.Fatalf("accepted %q, which names scopes", data)
+			}
+		}
+	})
+}
+
+func FuzzDecodeRoll(f *testing.F) {
+	for _, s := range []string{`{"grace":"24h"}`, `{"grace":""}`, ``, `{}`, `{"grace":"-1s"}`, `{"grace":5}`, `{"grace":"1h"}x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := decodeRoll(data)
+		if err != nil {
+			checkProblem(t, data, err)
+			return
+		}
+		if d < 0 {
+			t.Fatalf("accepted %q with a negative grace %v", data, d)
+		}
+	})
+}
+
+func FuzzParseListQuery(f *testing.F) {
+	for _, s := range []string{"", "limit=10", "limit=0", "before=0190c8e4-0000-7000-8000-000000000000", "limit=1&limit=2", "limit=%zz", "before=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.URL.RawQuery = q
+		opts, err := parseListQuery(r)
+		if err != nil {
+			checkProblem(t, q, err)
+			return
+		}
+		if opts.Limit < 1 || opts.Limit > MaxPageSize {
+			t.Fatalf("query %q: limit %d out of range", q, opts.Limit)
+		}
+	})
+}
+
+func TestClip(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"short", "short"},
+		{strings.Repeat("a", 48), strings.Repeat("a", 48)},
+		{strings.Repeat("a", 60), strings.Repeat("a", 48) + "…"},
+		{strings.Repeat("a", 47) + "é" + "zzzz", strings.Repeat("a", 47) + "…"},
+	} {
+		if got := clip(tc.in); got != tc.want {
+			t.Errorf("clip(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+func FuzzParseInterspersed(f *testing.F) {
+	for _, s := range []string{"show\x00ID\x00--json", "--limit\x002\x00--before\x00x", "--\x00-x", "a\x00--\x00--json", "--json=false\x00a", "-limit"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := flag.NewFlagSet("fuzz", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		var o cmdOpts
+		commonFlags(fs, &o, cmdOpts{})
+		fs.IntVar(&o.limit, "limit", 0, "")
+		pos, err := parseInterspersed(fs, args)
+		if err != nil {
+			return
+		}
+		// Every positional argument is one of the arguments, in order.
+		rest := args
+		for _, p := range pos {
+			i := slices.Index(rest, p)
+			if i < 0 {
+				t.Fatalf("positional %q is not among the remaining arguments %q", p, rest)
+			}
+			rest = rest[i+1:]
+		}
+	})
+}
+
+func FuzzDisplayLabel(f *testing.F) {
+	for _, s := range []string{"shop", "evil \x1b[31m", "tab\there", strings.Repeat("é", 50), "\u202eevil"} {
+		f.Add(s, 32)
+	}
+	f.Fuzz(func(t *testing.T, label string, max int) {
+		max = max % 100
+		got := displayLabel(label, max)
+		for _, r := range got {
+			if !unicode.IsPrint(r) && r != ' ' {
+				t.Fatalf("displayLabel(%q) = %q holds %U", label, got, r)
+			}
+		}
+	})
+}
