@@ -34,7 +34,7 @@
 // # Who may manage keys
 //
 // Options.Authorize decides; the default, [AuthorizeKey], wants the verified
-// key that keyscope's middleware put in the request context, with scope
+// key that an [apikey.Guard] put in the request context, with scope
 // "keys:read" to list and get and "keys:write" for the rest. Whatever the
 // authorizer, the handler never lets a caller act beyond its own scopes,
 // [Actor].Scopes: a key it creates, clones, rolls, reactivates, renames or
@@ -49,13 +49,18 @@
 //
 // # Mounting
 //
-// Patterns are relative, so strip the mount point:
+// Patterns are relative, so strip the mount point. With the default
+// authorizer, put an [apikey.Guard] in front that lets any valid key
+// through; the handler then checks "keys:read" and "keys:write" itself, and
+// answers refusals as problems:
 //
-//	keys, err := admin.NewHandler(manager, admin.Options{})
+//	keys, err := admin.NewHandler(manager, admin.Options{Logger: logger})
 //	if err != nil { ... }
-//	api := http.StripPrefix("/keys", keys)       // wrap api with keyscope's middleware
+//	authenticated, err := guard.Require() // any valid key
+//	if err != nil { ... }
+//	api := authenticated(http.StripPrefix("/keys", keys))
 //	mux.Handle("/keys/", api)
-//	mux.Handle("/keys", api)                     // optional: also serve /keys itself
+//	mux.Handle("/keys", api) // optional: also serve /keys itself
 //
 // Every operation, refused or not, logs one record to Options.Logger with
 // the operation, status, key ID, label, and the actor's name and key ID where

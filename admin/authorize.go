@@ -90,10 +90,10 @@ func (e *AccessError) Error() string { return e.Err.Error() + ": " + e.Detail }
 func (e *AccessError) Unwrap() error { return e.Err }
 
 // AuthorizeKey is the default [Authorizer]. The caller is the verified key
-// that keyscope's middleware put in the request context
-// ([apikey.FromContext]); it needs scope "keys:read" for [OpList] and [OpGet]
-// and "keys:write" for every other operation, and may delegate its own
-// scopes. A request without a key is refused with ErrUnauthenticated, a key
+// that keyscope's middleware ([apikey.Guard]) put in the request context
+// ([apikey.FromContext]); it needs scope "keys:read" for [OpList] and
+// [OpGet] and "keys:write" for every other operation, and its Actor.Scopes
+// are its own scopes. A request without a key is refused with ErrUnauthenticated, a key
 // without the scope with ErrForbidden.
 func AuthorizeKey(r *http.Request, op Operation) (Actor, error) {
 	k, ok := apikey.FromContext(r.Context())

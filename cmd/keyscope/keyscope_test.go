@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -27,7 +28,7 @@ func newHarness(t *testing.T) *harness {
 		t:    t,
 		db:   filepath.Join(t.TempDir(), "keys.db"),
 		env:  map[string]string{},
-		open: testOpener(t),
+		open: openSQLite,
 	}
 }
 
@@ -334,6 +335,33 @@ func TestMissingDatabase(t *testing.T) {
 	if !fileExists(h.db) {
 		t.Fatal("create did not make the database")
 	}
+}
+
+func TestBadDatabaseFile(t *testing.T) {
+	h := newHarness(t)
+	if err := os.WriteFile(h.db, []byte("these are not the keys you are looking for, but a text file long enough"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"list"}, {"create", "--label", "x"}} {
+		r := h.run("", args...).must(t, exitFailure)
+		if !strings.Contains(r.stderr, h.db) {
+			t.Errorf("%v: stderr %q does not name the file", args, r.stderr)
+		}
+	}
+	dir := t.TempDir()
+	if r := h.run("", "--db", dir, "create", "--label", "x").must(t, exitFailure); !strings.Contains(r.stderr, "directory") {
+		t.Errorf("a directory as the database: stderr %q", r.stderr)
+	}
+}
+
+func TestDatabaseOutlivesTheProcess(t *testing.T) {
+	h := newHarness(t)
+	id, tok := h.createKey("durable", "lists:read")
+	// Each run opens and closes the database, as separate processes would.
+	h.run("", "deactivate", id.String()).must(t, exitOK)
+	h.run("", "verify", tok).must(t, exitInvalid)
+	h.run("", "activate", id.String()).must(t, exitOK)
+	h.run("", "verify", tok).must(t, exitOK)
 }
 
 func TestStoreFailureExitsOne(t *testing.T) {
