@@ -419,27 +419,45 @@ func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (
 // Options.CacheTTL) or the store, and one constant-time digest comparison;
 // its cost does not grow with the number of keys.
 func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
+	var buf Key
+	return public(m.verify(ctx, token, &buf))
+}
+
+// public returns a copy of the record k for a caller outside the package,
+// without its digest.
+func public(k *Key, err error) (Key, error) {
+	if err != nil {
+		return Key{}, err
+	}
+	out := *k
+	out.Digest = Digest{}
+	return out, nil
+}
+
+// verify is Verify returning the record itself, digest included: a record
+// shared by the cache, which nobody may change, or buf filled from the store
+// (a new Key if buf is nil).
+func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, error) {
 	var p payload
 	if !parseToken(m.prefix, token, &p) {
-		return Key{}, ErrInvalidKey
+		return nil, ErrInvalidKey
 	}
 	now := m.nowFn()
-	k, err := m.lookup(ctx, p.id, now)
+	k, err := m.lookup(ctx, p.id, now, buf)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Key{}, ErrInvalidKey
+			return nil, ErrInvalidKey
 		}
-		return Key{}, fmt.Errorf("apikey: verifying key: %w", err)
+		return nil, fmt.Errorf("apikey: verifying key: %w", err)
 	}
 	if k.ID != p.id || !m.hasher.matches(k.Digest, &p.secret) {
-		return Key{}, ErrInvalidKey
+		return nil, ErrInvalidKey
 	}
-	k.Digest = Digest{}
 	if !k.Active {
-		return Key{}, ErrInactive
+		return nil, ErrInactive
 	}
 	if k.Expired(now) {
-		return Key{}, ErrExpired
+		return nil, ErrExpired
 	}
 	if m.usage != nil {
 		m.usage.note(k.ID, k.LastUsedAt, now)
@@ -448,30 +466,42 @@ func (m *Manager) Verify(ctx context.Context, token string) (Key, error) {
 }
 
 // lookup returns the record of key id from the cache or, failing that,
-// from the store, and caches what the store says.
-func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time) (Key, error) {
+// from the store, and caches what the store says. A record from the cache
+// is shared and must not be changed; one from the store is written to buf
+// (a new Key if buf is nil) when there is no cache.
+func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *Key) (*Key, error) {
 	c := m.cache
 	if c == nil {
-		return m.store.Get(ctx, id)
+		k, err := m.store.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if buf == nil {
+			buf = new(Key)
+		}
+		*buf = k
+		return buf, nil
 	}
 	sh := c.shard(id)
 	switch k, res := sh.get(id, now); res {
 	case cacheFound:
 		return k, nil
 	case cacheMissing:
-		return Key{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	ticket := sh.ticket()
 	k, err := m.store.Get(ctx, id)
 	switch {
 	case err == nil:
+		kp := &k
 		if k.ID == id {
-			c.put(sh, ticket, k, now)
+			c.put(sh, ticket, kp, now)
 		}
+		return kp, nil
 	case errors.Is(err, ErrNotFound):
 		c.putMissing(sh, ticket, id, now)
 	}
-	return k, err
+	return nil, err
 }
 
 // Flush writes pending last-used times to the store now. The Manager also

@@ -48,8 +48,10 @@ type cacheShard struct {
 	_          [64]byte // keep shards' locks on separate cache lines
 }
 
+// cachedKey is a cache entry. key is shared with callers (the request
+// context holds it) and is never changed: an update replaces the pointer.
 type cachedKey struct {
-	key   Key
+	key   *Key
 	until time.Time
 }
 
@@ -84,7 +86,7 @@ const (
 )
 
 // get returns what the shard knows of id at now.
-func (sh *cacheShard) get(id uuid.UUID, now time.Time) (Key, cacheResult) {
+func (sh *cacheShard) get(id uuid.UUID, now time.Time) (*Key, cacheResult) {
 	sh.mu.RLock()
 	e, ok := sh.keys[id]
 	if ok {
@@ -92,14 +94,14 @@ func (sh *cacheShard) get(id uuid.UUID, now time.Time) (Key, cacheResult) {
 		if now.Before(e.until) {
 			return e.key, cacheFound
 		}
-		return Key{}, cacheMiss
+		return nil, cacheMiss
 	}
 	until, ok := sh.missing[id]
 	sh.mu.RUnlock()
 	if ok && now.Before(until) {
-		return Key{}, cacheMissing
+		return nil, cacheMissing
 	}
-	return Key{}, cacheMiss
+	return nil, cacheMiss
 }
 
 // ticket returns the shard's invalidation count, to be passed to put or
@@ -108,7 +110,7 @@ func (sh *cacheShard) ticket() uint64 { return sh.gen.Load() }
 
 // put stores k, read from the store after ticket was taken, until ttl
 // after now, unless the shard has seen an invalidation since.
-func (c *verifyCache) put(sh *cacheShard, ticket uint64, k Key, now time.Time) {
+func (c *verifyCache) put(sh *cacheShard, ticket uint64, k *Key, now time.Time) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.gen.Load() != ticket {
@@ -181,7 +183,9 @@ func (c *verifyCache) used(id uuid.UUID, at time.Time) {
 	sh := c.shard(id)
 	sh.mu.Lock()
 	if e, ok := sh.keys[id]; ok && at.After(e.key.LastUsedAt) {
-		e.key.LastUsedAt = at
+		k := *e.key // copy on write: callers may hold the old record
+		k.LastUsedAt = at
+		e.key = &k
 		sh.keys[id] = e
 	}
 	sh.mu.Unlock()

@@ -10,18 +10,20 @@ func (k *contextKey) String() string { return "apikey context value " + k.name }
 
 var keyCtxKey = &contextKey{"key"}
 
-// keyContext carries a verified Key. It is context.WithValue in one
-// allocation instead of two (the value context and the boxed Key), since
-// the middleware makes one per request: Value hands out a pointer to the
-// embedded key, which FromContext copies.
+// keyContext carries a verified Key. It stands in for context.WithValue,
+// which would cost two allocations (the value context and the boxed Key):
+// the middleware makes one per request. key points either at a record the
+// Manager shares and never changes (a verification cache entry), so that the
+// context costs one small allocation, or at owned.key. FromContext copies
+// the record and clears its digest.
 type keyContext struct {
 	context.Context
-	key Key
+	key *Key
 }
 
 func (c *keyContext) Value(k any) any {
 	if k == any(keyCtxKey) {
-		return &c.key
+		return c.key
 	}
 	return c.Context.Value(k)
 }
@@ -37,9 +39,23 @@ func contextName(c context.Context) string {
 	return "context"
 }
 
+// ownedKeyContext is a keyContext and its own copy of the key, in one
+// allocation.
+type ownedKeyContext struct {
+	keyContext
+	key Key
+}
+
 // NewContext returns a copy of ctx carrying the verified key k. Middleware
 // calls it; handlers read the key back with [FromContext].
 func NewContext(ctx context.Context, k Key) context.Context {
+	c := &ownedKeyContext{key: k}
+	c.keyContext = keyContext{Context: ctx, key: &c.key}
+	return &c.keyContext
+}
+
+// newRefContext returns a copy of ctx carrying k, which must never change.
+func newRefContext(ctx context.Context, k *Key) context.Context {
 	return &keyContext{Context: ctx, key: k}
 }
 
@@ -47,8 +63,10 @@ func NewContext(ctx context.Context, k Key) context.Context {
 // there is none (the request did not pass through keyscope's middleware).
 func FromContext(ctx context.Context) (k Key, ok bool) {
 	p, ok := ctx.Value(keyCtxKey).(*Key)
-	if !ok {
+	if !ok || p == nil {
 		return Key{}, false
 	}
-	return *p, true
+	k = *p
+	k.Digest = Digest{}
+	return k, true
 }

@@ -271,11 +271,18 @@ func checkRealm(realm string) error {
 // ErrInactive or ErrExpired, or a store failure (any other error), which
 // must be treated as "not verified".
 func (g *Guard) Authenticate(r *http.Request) (Key, error) {
+	return public(g.authenticate(r))
+}
+
+// authenticate is Authenticate returning the Manager's shared, immutable
+// record (see Manager.verify), so that the middleware can hand it to the
+// request context without copying it.
+func (g *Guard) authenticate(r *http.Request) (*Key, error) {
 	tok, err := g.credential(r)
 	if err != nil {
-		return Key{}, err
+		return nil, err
 	}
-	return g.m.Verify(r.Context(), tok)
+	return g.m.verify(r.Context(), tok, nil)
 }
 
 // credential returns the one token the request carries.
@@ -309,12 +316,16 @@ func (g *Guard) credential(r *http.Request) (string, error) {
 // lacks. It never writes a response. With no required scopes, any valid
 // key passes.
 func (g *Guard) Check(r *http.Request, required ...Scope) (Key, error) {
-	k, err := g.Authenticate(r)
+	return public(g.check(r, required))
+}
+
+func (g *Guard) check(r *http.Request, required []Scope) (*Key, error) {
+	k, err := g.authenticate(r)
 	if err != nil {
-		return Key{}, err
+		return nil, err
 	}
 	if !k.Scopes.AllowsAll(required...) {
-		return Key{}, insufficient(&k, required)
+		return nil, insufficient(k, required)
 	}
 	return k, nil
 }
@@ -348,7 +359,7 @@ func (g *Guard) Require(scopes ...string) (func(http.Handler) http.Handler, erro
 		required = append(required, sc)
 	}
 	return func(next http.Handler) http.Handler {
-		return g.wrap(next, func(r *http.Request) (Key, error) { return g.Check(r, required...) })
+		return g.wrap(next, func(r *http.Request) (*Key, error) { return g.check(r, required) })
 	}, nil
 }
 
@@ -375,7 +386,7 @@ func (g *Guard) Enforce(p *Policy) func(http.Handler) http.Handler {
 		panic("apikey: Enforce: nil Policy")
 	}
 	return func(next http.Handler) http.Handler {
-		return g.wrap(next, func(r *http.Request) (Key, error) { return g.CheckPolicy(r, p) })
+		return g.wrap(next, func(r *http.Request) (*Key, error) { return g.checkPolicy(r, p) })
 	}
 }
 
@@ -386,22 +397,26 @@ func (g *Guard) Enforce(p *Policy) func(http.Handler) http.Handler {
 // ErrNoRoute, an [*IncludeError]), or an [*InsufficientScopeError]. It never
 // writes a response.
 func (g *Guard) CheckPolicy(r *http.Request, p *Policy) (Key, error) {
-	k, err := g.Authenticate(r)
+	return public(g.checkPolicy(r, p))
+}
+
+func (g *Guard) checkPolicy(r *http.Request, p *Policy) (*Key, error) {
+	k, err := g.authenticate(r)
 	if err != nil {
-		return Key{}, err
+		return nil, err
 	}
 	var buf [1 + maxIncludeValues]Scope
 	required, err := p.required(r, buf[:0])
 	if err != nil {
-		return Key{}, err
+		return nil, err
 	}
 	if !k.Scopes.AllowsAll(required...) {
-		return Key{}, insufficient(&k, required)
+		return nil, insufficient(k, required)
 	}
 	return k, nil
 }
 
-func (g *Guard) wrap(next http.Handler, check func(*http.Request) (Key, error)) http.Handler {
+func (g *Guard) wrap(next http.Handler, check func(*http.Request) (*Key, error)) http.Handler {
 	if next == nil {
 		panic("apikey: middleware wraps a nil handler")
 	}
@@ -411,7 +426,7 @@ func (g *Guard) wrap(next http.Handler, check func(*http.Request) (Key, error)) 
 			g.onError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), k)))
+		next.ServeHTTP(w, r.WithContext(newRefContext(r.Context(), k)))
 	})
 }
 

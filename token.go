@@ -80,19 +80,27 @@ func appendWord(dst []byte, v uint64, n int) []byte {
 // parseWord decodes exactly len(s) base62 digits into a uint64, rejecting
 // bad digits and values that do not fit in max.
 func parseWord(s string, max uint64) (uint64, bool) {
-	var v uint64
-	bad := byte(0)
-	// 62^10 < 2^64, so all but the last of at most 11 digits fit unchecked.
-	last := len(s) - 1
-	for i := 0; i < last; i++ {
+	// Two independent chains, so the multiplications overlap: the first
+	// half of the digits and the rest, joined with one overflow check.
+	// 62^6 < 2^36, so neither chain can overflow on its own.
+	mid := len(s) / 2
+	var hi, lo uint64
+	var bad byte
+	for i := 0; i < mid; i++ {
 		d := base62Value[s[i]]
-		bad |= d & 0x80
-		v = v*62 + uint64(d&0x3f)
+		bad |= d
+		hi = hi*62 + uint64(d&0x3f)
 	}
-	d := base62Value[s[last]]
-	hi, lo := bits.Mul64(v, 62)
-	v, carry := bits.Add64(lo, uint64(d&0x3f), 0)
-	return v, bad|d&0x80 == 0 && hi == 0 && carry == 0 && v <= max
+	scale := uint64(1)
+	for i := mid; i < len(s); i++ {
+		d := base62Value[s[i]]
+		bad |= d
+		lo = lo*62 + uint64(d&0x3f)
+		scale *= 62
+	}
+	h, l := bits.Mul64(hi, scale)
+	v, carry := bits.Add64(l, lo, 0)
+	return v, bad&0x80 == 0 && h == 0 && carry == 0 && v <= max
 }
 
 // payload is the decoded content of a token.
