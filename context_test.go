@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +57,42 @@ func TestContextCarriesKey(t *testing.T) {
 	}
 	if got := ctx.(fmt.Stringer).String(); !strings.Contains(got, "WithValue(apikey context value key)") {
 		t.Errorf("String = %q", got)
+	}
+}
+
+// TestKeyFromContextIsACopyWithoutDigest checks that handlers get their own
+// copy of the key, never its digest, including through the middleware,
+// which shares the verification cache's record with the request context.
+func TestKeyFromContextIsACopyWithoutDigest(t *testing.T) {
+	m, _ := newManager(t, apikey.Options{})
+	_, tok := create(t, m, apikey.CreateParams{Label: "shared"})
+	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []apikey.Key
+	h := g.RequireScope()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, ok := apikey.FromContext(r.Context())
+		if !ok {
+			t.Fatal("no key in the context")
+		}
+		seen = append(seen, k)
+		k.Label = "changed by a handler" // must not reach the next request
+	}))
+	for range 3 {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(seen) != 3 {
+		t.Fatalf("handler ran %d times", len(seen))
+	}
+	for _, k := range seen {
+		if k.Label != "shared" || !k.Digest.IsZero() {
+			t.Fatalf("FromContext = label %q, digest zero %v", k.Label, k.Digest.IsZero())
+		}
+	}
+	if k, err := m.Verify(context.Background(), tok); err != nil || k.Label != "shared" {
+		t.Fatalf("Verify after handlers ran = %q, %v", k.Label, err)
 	}
 }
