@@ -319,6 +319,29 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) ([]Key, error) {
 	return ks, nil
 }
 
+// Update changes a key's label and status in one atomic store write and
+// returns the updated record: the non-nil fields of u apply, together or
+// not at all. The label rules are those of Create. u.ExpiresAt may set an
+// expiry in the future, or remove one with a pointer to the zero time;
+// applications that let clients call Update must decide whether a caller may
+// extend a key's life. An Update with no fields set returns the key
+// unchanged.
+func (m *Manager) Update(ctx context.Context, id uuid.UUID, u Update) (Key, error) {
+	if u.Label != nil {
+		if err := checkLabel(*u.Label); err != nil {
+			return Key{}, err
+		}
+	}
+	if u.ExpiresAt != nil && !u.ExpiresAt.IsZero() {
+		exp := u.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !exp.After(m.now()) {
+			return Key{}, fmt.Errorf("apikey: expiry %s is not in the future", exp.Format(time.RFC3339))
+		}
+		u.ExpiresAt = &exp
+	}
+	return m.update(ctx, id, u)
+}
+
 // Rename changes a key's label and returns the updated record. The label
 // rules are those of Create.
 func (m *Manager) Rename(ctx context.Context, id uuid.UUID, label string) (Key, error) {

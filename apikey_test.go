@@ -617,3 +617,32 @@ func TestUsageRecordsEveryKeyDespiteFilterCollisions(t *testing.T) {
 		t.Fatalf("flush wrote %d uses for %d keys", len(cs.uses), n)
 	}
 }
+
+func TestUpdateAppliesFieldsTogether(t *testing.T) {
+	clk := newClock()
+	m, _ := newManager(t, apikey.Options{Now: clk.Now})
+	ctx := context.Background()
+	k, tok := create(t, m, apikey.CreateParams{Label: "before"})
+	label, inactive := "after", false
+	got, err := m.Update(ctx, k.ID, apikey.Update{Label: &label, Active: &inactive})
+	if err != nil || got.Label != "after" || got.Active || !got.Digest.IsZero() {
+		t.Fatalf("Update = %+v, %v", got, err)
+	}
+	if _, err := m.Verify(ctx, tok); !errors.Is(err, apikey.ErrInactive) {
+		t.Fatalf("Verify after Update = %v", err)
+	}
+	blank := " "
+	if _, err := m.Update(ctx, k.ID, apikey.Update{Label: &blank, Active: new(bool)}); !errors.Is(err, apikey.ErrInvalidLabel) {
+		t.Fatalf("Update with a blank label = %v", err)
+	}
+	past := clk.Now().Add(-time.Minute)
+	if _, err := m.Update(ctx, k.ID, apikey.Update{ExpiresAt: &past}); err == nil {
+		t.Fatal("Update to a past expiry succeeded")
+	}
+	if got, _ := m.Get(ctx, k.ID); got.Label != "after" || got.Active || !got.ExpiresAt.IsZero() {
+		t.Fatalf("refused Updates changed the key: %+v", got)
+	}
+	if _, err := m.Update(ctx, uuid.Must(uuid.NewV7()), apikey.Update{Label: &label}); !errors.Is(err, apikey.ErrNotFound) {
+		t.Fatalf("Update of a missing key = %v", err)
+	}
+}
