@@ -300,8 +300,11 @@ func (m *Manager) mint(ctx context.Context, k Key) (Key, Token, error) {
 // Get returns the key with the given ID, or an error wrapping ErrNotFound.
 func (m *Manager) Get(ctx context.Context, id uuid.UUID) (Key, error) {
 	k, err := m.store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Key{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
 	if err != nil {
-		return Key{}, err
+		return Key{}, fmt.Errorf("apikey: reading key %s: %w", id, err)
 	}
 	k.Digest = Digest{}
 	return k, nil
@@ -391,32 +394,49 @@ func (m *Manager) invalidate(id uuid.UUID) {
 	}
 }
 
-// Clone mints a new key with a new ID and secret and the same label and
-// scopes as the key with the given ID, recording that ID in ClonedFrom. The
-// original is untouched and keeps working. The clone is active and does not
-// inherit an expiry.
+// Clone mints a new key with a new ID and secret and the same label, scopes
+// and expiry as the key with the given ID, recording that ID in ClonedFrom,
+// so that a key that expires cannot be cloned into one that outlives it. The
+// original is untouched and keeps working. The clone is active. A key that
+// has expired cannot be cloned (an error wrapping ErrExpired).
 func (m *Manager) Clone(ctx context.Context, id uuid.UUID) (Key, Token, error) {
-	src, err := m.store.Get(ctx, id)
+	src, err := m.source(ctx, id)
 	if err != nil {
 		return Key{}, Token{}, err
 	}
-	return m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ClonedFrom: src.ID, CreatedAt: m.now()})
+	return m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.now()})
+}
+
+// source reads the key to clone or roll, which must not have expired.
+func (m *Manager) source(ctx context.Context, id uuid.UUID) (Key, error) {
+	src, err := m.store.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Key{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	case err != nil:
+		return Key{}, fmt.Errorf("apikey: reading key %s: %w", id, err)
+	case src.Expired(m.nowFn()):
+		return Key{}, fmt.Errorf("%w: key %s cannot be cloned or rolled", ErrExpired, id)
+	}
+	return src, nil
 }
 
 // Roll clones the key with the given ID and makes the original expire after
-// grace (zero: at once), so that clients can move to the new token. An
-// original that already expires sooner keeps its earlier expiry. It returns
-// the new key and its token. If the clone is made but the original cannot
-// be updated, Roll returns the clone, its token and the error.
+// grace (zero: at once), so that clients can move to the new token. The new
+// key takes the expiry the original had before the roll, if any; an
+// original that already expires sooner than grace keeps its earlier expiry.
+// It returns the new key and its token. A key that has expired cannot be
+// rolled. If the clone is made but the original cannot be updated, Roll
+// returns the clone, its token and the error.
 func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (Key, Token, error) {
 	if grace < 0 {
 		return Key{}, Token{}, fmt.Errorf("apikey: roll grace period %s is negative", grace)
 	}
-	src, err := m.store.Get(ctx, id)
+	src, err := m.source(ctx, id)
 	if err != nil {
 		return Key{}, Token{}, err
 	}
-	k, tok, err := m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ClonedFrom: src.ID, CreatedAt: m.now()})
+	k, tok, err := m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.now()})
 	if err != nil {
 		return Key{}, Token{}, err
 	}

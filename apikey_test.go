@@ -362,11 +362,12 @@ func TestRoll(t *testing.T) {
 		grace         time.Duration
 		checkAt       time.Duration
 		wantOrig      error
+		wantNew       error
 	}{
-		{"zero grace expires at once", 0, 0, 0, apikey.ErrExpired},
-		{"within grace", 0, time.Hour, 59 * time.Minute, nil},
-		{"after grace", 0, time.Hour, time.Hour, apikey.ErrExpired},
-		{"earlier expiry kept", 10 * time.Minute, time.Hour, 10 * time.Minute, apikey.ErrExpired},
+		{"zero grace expires at once", 0, 0, 0, apikey.ErrExpired, nil},
+		{"within grace", 0, time.Hour, 59 * time.Minute, nil, nil},
+		{"after grace", 0, time.Hour, time.Hour, apikey.ErrExpired, nil},
+		{"earlier expiry kept, and inherited", 10 * time.Minute, time.Hour, 10 * time.Minute, apikey.ErrExpired, apikey.ErrExpired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -381,15 +382,15 @@ func TestRoll(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if nk.ClonedFrom != orig.ID || !nk.ExpiresAt.IsZero() {
-				t.Fatalf("rolled key = %+v", nk)
+			if nk.ClonedFrom != orig.ID || !nk.ExpiresAt.Equal(p.ExpiresAt) {
+				t.Fatalf("rolled key expires %v, want the original's former expiry %v", nk.ExpiresAt, p.ExpiresAt)
 			}
 			clk.Add(tt.checkAt)
 			if _, err := m.Verify(ctx, origTok); tt.wantOrig == nil && err != nil || tt.wantOrig != nil && !errors.Is(err, tt.wantOrig) {
 				t.Fatalf("original Verify = %v, want %v", err, tt.wantOrig)
 			}
-			if _, err := m.Verify(ctx, ntok.Reveal()); err != nil {
-				t.Fatalf("new key Verify = %v", err)
+			if _, err := m.Verify(ctx, ntok.Reveal()); tt.wantNew == nil && err != nil || tt.wantNew != nil && !errors.Is(err, tt.wantNew) {
+				t.Fatalf("new key Verify = %v, want %v", err, tt.wantNew)
 			}
 		})
 	}
@@ -644,5 +645,37 @@ func TestUpdateAppliesFieldsTogether(t *testing.T) {
 	}
 	if _, err := m.Update(ctx, uuid.Must(uuid.NewV7()), apikey.Update{Label: &label}); !errors.Is(err, apikey.ErrNotFound) {
 		t.Fatalf("Update of a missing key = %v", err)
+	}
+}
+
+func TestCloneAndRollNeverOutliveTheSource(t *testing.T) {
+	clk := newClock()
+	m, _ := newManager(t, apikey.Options{Now: clk.Now})
+	ctx := context.Background()
+	exp := clk.Now().Add(time.Hour)
+	src, _ := create(t, m, apikey.CreateParams{ExpiresAt: exp})
+	c, ctok, err := m.Clone(ctx, src.ID)
+	if err != nil || !c.ExpiresAt.Equal(exp) {
+		t.Fatalf("Clone of an expiring key: expires %v, %v; want %v", c.ExpiresAt, err, exp)
+	}
+	r, _, err := m.Roll(ctx, src.ID, 24*time.Hour)
+	if err != nil || !r.ExpiresAt.Equal(exp) {
+		t.Fatalf("Roll of an expiring key: expires %v, %v; want %v", r.ExpiresAt, err, exp)
+	}
+	clk.Add(time.Hour)
+	if _, err := m.Verify(ctx, ctok.Reveal()); !errors.Is(err, apikey.ErrExpired) {
+		t.Fatalf("clone after the source's expiry: %v", err)
+	}
+	for name, call := range map[string]func() error{
+		"clone": func() error { _, _, err := m.Clone(ctx, src.ID); return err },
+		"roll":  func() error { _, _, err := m.Roll(ctx, src.ID, time.Hour); return err },
+	} {
+		if err := call(); !errors.Is(err, apikey.ErrExpired) || !strings.Contains(err.Error(), src.ID.String()) {
+			t.Errorf("%s of an expired key = %v, want ErrExpired naming the key", name, err)
+		}
+	}
+	missing := uuid.Must(uuid.NewV7())
+	if _, err := m.Get(ctx, missing); !errors.Is(err, apikey.ErrNotFound) || !strings.Contains(err.Error(), missing.String()) {
+		t.Errorf("Get(missing) = %v, want ErrNotFound naming the ID", err)
 	}
 }
