@@ -558,7 +558,8 @@ func (m *Manager) Flush(ctx context.Context) error {
 		return nil
 	}
 	if err := m.store.MarkUsed(ctx, uses); err != nil {
-		return fmt.Errorf("apikey: recording key use: %w", err)
+		m.usage.requeue(uses)
+		return fmt.Errorf("apikey: recording the use of %d keys: %w", len(uses), err)
 	}
 	if m.cache != nil {
 		// Let cached records show what was just written, so that their

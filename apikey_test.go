@@ -22,6 +22,7 @@ type countingStore struct {
 	mu          sync.Mutex
 	uses        []apikey.Use
 	failGet     error
+	failMark    error
 }
 
 func (s *countingStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
@@ -34,6 +35,9 @@ func (s *countingStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, erro
 
 func (s *countingStore) MarkUsed(ctx context.Context, uses []apikey.Use) error {
 	s.marks.Add(1)
+	if s.failMark != nil {
+		return s.failMark
+	}
 	s.mu.Lock()
 	s.uses = append(s.uses, uses...)
 	s.mu.Unlock()
@@ -677,5 +681,26 @@ func TestCloneAndRollNeverOutliveTheSource(t *testing.T) {
 	missing := uuid.Must(uuid.NewV7())
 	if _, err := m.Get(ctx, missing); !errors.Is(err, apikey.ErrNotFound) || !strings.Contains(err.Error(), missing.String()) {
 		t.Errorf("Get(missing) = %v, want ErrNotFound naming the ID", err)
+	}
+}
+
+func TestFailedFlushIsRetried(t *testing.T) {
+	clk := newClock()
+	m, cs := newManager(t, apikey.Options{Now: clk.Now})
+	ctx := context.Background()
+	k, tok := create(t, m, apikey.CreateParams{})
+	if _, err := m.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	cs.failMark = errors.New("disk full")
+	if err := m.Flush(ctx); err == nil || !errors.Is(err, cs.failMark) {
+		t.Fatalf("Flush with a failing store = %v", err)
+	}
+	cs.failMark = nil
+	if err := m.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Get(ctx, k.ID); !got.LastUsedAt.Equal(clk.Now()) {
+		t.Fatalf("LastUsedAt after the retried flush = %v, want %v", got.LastUsedAt, clk.Now())
 	}
 }

@@ -74,7 +74,7 @@ func (p Argon2Params) withDefaults() Argon2Params {
 // verification allocate without limit.
 const (
 	maxArgonTime   = 64
-	maxArgonMemory = 4 << 20 // KiB: 4 GiB
+	maxArgonMemory = 1 << 20 // KiB: 1 GiB
 )
 
 func (p Argon2Params) check() error {

@@ -188,9 +188,18 @@ func NewScopes(grants ...Scope) (Scopes, error) {
 			Reason: fmt.Sprintf("conflicts with %q: a wildcard grant cannot exclude a resource", Scope{AllResources, s.all}.String())}
 	}
 	if s.IsZero() {
-		return Scopes{}, fmt.Errorf("%w: scope list grants no access", ErrInvalidScope)
+		return Scopes{}, fmt.Errorf("%w: scope list %q grants no access", ErrInvalidScope, grantsString(grants))
 	}
 	return s, nil
+}
+
+// grantsString writes grants as a scope list, for error messages.
+func grantsString(grants []Scope) string {
+	parts := make([]string, len(grants))
+	for i, g := range grants {
+		parts[i] = g.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // ParseScopes parses a comma-separated scope list such as

@@ -61,7 +61,7 @@ func TestParseScopesErrorsNameTheToken(t *testing.T) {
 		{"leading hyphen", "-x:read", `"-x:read"`},
 		{"space inside", "li sts:read", `"li sts:read"`},
 		{"two colons", "lists:read:write", `"lists:read:write"`},
-		{"grants nothing", "lists:none", "grants no access"},
+		{"grants nothing", "lists:none", `"lists:none" grants no access`},
 		{"wildcard cannot exclude", "*:read,data-privacy:none", `"data-privacy:none"`},
 		{"too long resource", strings.Repeat("a", 65) + ":read", "longer than"},
 		{"too many tokens", strings.Repeat("a:read,", 300) + "a:read", "more than"},

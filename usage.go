@@ -93,6 +93,19 @@ func (t *usageTracker) take() []Use {
 	return uses
 }
 
+// requeue puts back uses that could not be written, unless a later use of
+// the same key is pending already, so that the next flush retries them.
+func (t *usageTracker) requeue(uses []Use) {
+	for _, u := range uses {
+		sh := &t.shards[binary.BigEndian.Uint64(u.ID[8:])%usageShards]
+		sh.mu.Lock()
+		if prev, ok := sh.m[u.ID]; !ok || u.At.After(prev) {
+			sh.m[u.ID] = u.At
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // run calls flush once per interval until stop.
 func (t *usageTracker) run(flush func()) {
 	defer close(t.finished)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
@@ -46,8 +47,18 @@ func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 	if _, ok := s.keys[k.ID]; ok {
 		return fmt.Errorf("%w: %s", apikey.ErrDuplicateID, k.ID)
 	}
+	k.CreatedAt, k.LastUsedAt, k.ExpiresAt = utc(k.CreatedAt), utc(k.LastUsedAt), utc(k.ExpiresAt)
 	s.keys[k.ID] = k
 	return nil
+}
+
+// utc returns t in UTC without a monotonic reading, as the Store contract
+// wants times read back; the zero time stays zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Round(0)
 }
 
 // Get implements apikey.Store.
@@ -102,7 +113,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apik
 		k.Active = *u.Active
 	}
 	if u.ExpiresAt != nil {
-		k.ExpiresAt = *u.ExpiresAt
+		k.ExpiresAt = utc(*u.ExpiresAt)
 	}
 	s.keys[id] = k
 	return k, nil
@@ -131,7 +142,7 @@ func (s *Store) MarkUsed(ctx context.Context, uses []apikey.Use) error {
 	defer s.mu.Unlock()
 	for _, u := range uses {
 		if k, ok := s.keys[u.ID]; ok && u.At.After(k.LastUsedAt) {
-			k.LastUsedAt = u.At
+			k.LastUsedAt = utc(u.At)
 			s.keys[u.ID] = k
 		}
 	}

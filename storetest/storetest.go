@@ -141,6 +141,10 @@ func testCreateGet(t *testing.T, s apikey.Store) {
 			k.LastUsedAt, k.ExpiresAt, k.ClonedFrom = time.Time{}, time.Time{}, uuid.Nil
 		},
 		"inactive": func(k *apikey.Key) { k.Active = false },
+		"times given in another zone": func(k *apikey.Key) {
+			zone := time.FixedZone("UTC+5", 5*3600)
+			k.CreatedAt, k.LastUsedAt, k.ExpiresAt = k.CreatedAt.In(zone), k.LastUsedAt.In(zone), k.ExpiresAt.In(zone)
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -186,6 +190,9 @@ func testGetMissing(t *testing.T, s apikey.Store) {
 	}
 }
 
+// testCopies checks that a store hands out copies: a store that kept the
+// slice it returns from List, or kept pointers to records it was given,
+// would fail it.
 func testCopies(t *testing.T, s apikey.Store) {
 	k := newRecord(t, "original")
 	mustCreate(t, s, k)
@@ -340,7 +347,7 @@ func testUpdate(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	k := newRecord(t, "before")
 	mustCreate(t, s, k)
-	label, inactive, exp := "after", false, baseTime.Add(time.Minute)
+	label, inactive, exp := "after", false, baseTime.Add(time.Minute).In(time.FixedZone("UTC-7", -7*3600))
 	got, err := s.Update(ctx, k.ID, apikey.Update{Label: &label, Active: &inactive, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
@@ -350,8 +357,12 @@ func testUpdate(t *testing.T, s apikey.Store) {
 	if d := diff(got, want); d != "" {
 		t.Fatalf("Update returned: %s", d)
 	}
-	if d := diff(mustGet(t, s, k.ID), want); d != "" {
+	got = mustGet(t, s, k.ID)
+	if d := diff(got, want); d != "" {
 		t.Fatalf("Get after Update: %s", d)
+	}
+	if got.ExpiresAt.Location() != time.UTC {
+		t.Fatalf("ExpiresAt read back in %v, want UTC", got.ExpiresAt.Location())
 	}
 	active, noExpiry := true, time.Time{}
 	got, err = s.Update(ctx, k.ID, apikey.Update{Active: &active, ExpiresAt: &noExpiry})
