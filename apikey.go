@@ -3,11 +3,14 @@ package apikey
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -159,6 +162,9 @@ type Manager struct {
 	catalog *Catalog
 	usage   *usageTracker
 	cache   *verifyCache // nil: disabled
+	slow    chan struct{} // bounds concurrent Argon2id checks
+
+	slowChecks atomic.Int64 // Argon2id computations by Verify, for tests
 	log     *slog.Logger
 	nowFn   func() time.Time
 
@@ -210,6 +216,7 @@ func NewManager(opts Options) (*Manager, error) {
 		catalog: opts.Catalog,
 		log:     opts.Logger,
 		nowFn:   opts.Now,
+		slow:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	if opts.CacheTTL > 0 {
 		m.cache = newVerifyCache(opts.CacheTTL, opts.NegativeCacheTTL, opts.CacheSize)
@@ -486,14 +493,25 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 		return nil, ErrInvalidKey
 	}
 	now := m.nowFn()
-	k, err := m.lookup(ctx, p.id, now, buf)
+	k, proof, err := m.lookup(ctx, p.id, now, buf)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrInvalidKey
 		}
 		return nil, fmt.Errorf("apikey: verifying key: %w", err)
 	}
-	if k.ID != p.id || !m.hasher.matches(k.Digest, &p.secret) {
+	if k.ID != p.id {
+		return nil, ErrInvalidKey
+	}
+	if k.Digest.Algorithm() == Argon2id {
+		ok, err := m.checkSlow(ctx, k, proof, &p.secret)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrInvalidKey
+		}
+	} else if !m.hasher.matches(k.Digest, &p.secret) {
 		return nil, ErrInvalidKey
 	}
 	if !k.Active {
@@ -512,25 +530,25 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 // from the store, and caches what the store says. A record from the cache
 // is shared and must not be changed; one from the store is written to buf
 // (a new Key if buf is nil) when there is no cache.
-func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *Key) (*Key, error) {
+func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *Key) (*Key, *[sumLen]byte, error) {
 	c := m.cache
 	if c == nil {
 		k, err := m.store.Get(ctx, id)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if buf == nil {
 			buf = new(Key)
 		}
 		*buf = k
-		return buf, nil
+		return buf, nil, nil
 	}
 	sh := c.shard(id)
-	switch k, res := sh.get(id, now); res {
+	switch e, res := sh.get(id, now); res {
 	case cacheFound:
-		return k, nil
+		return e.key, e.proof, nil
 	case cacheMissing:
-		return nil, ErrNotFound
+		return nil, nil, ErrNotFound
 	}
 	ticket := sh.ticket()
 	k, err := m.store.Get(ctx, id)
@@ -540,11 +558,50 @@ func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *
 		if k.ID == id {
 			c.put(sh, ticket, kp, now)
 		}
-		return kp, nil
+		return kp, nil, nil
 	case errors.Is(err, ErrNotFound):
 		c.putMissing(sh, ticket, id, now)
 	}
-	return nil, err
+	return nil, nil, err
+}
+
+// checkSlow checks secret against k's slow (Argon2id) digest. Argon2id costs
+// milliseconds and megabytes, and anyone can build a well-formed token for a
+// known key ID, so it is kept off the hot path twice over:
+//
+//   - Once a secret has verified against a cached record, the cache keeps a
+//     proof: HMAC-SHA256 of the secret under a key made at random for this
+//     Manager and never stored. Later verifications of that record compare
+//     proofs instead, in constant time: the right secret passes and any
+//     other fails, both at HMAC speed.
+//   - Without a proof, at most GOMAXPROCS Argon2id computations run at once
+//     in a Manager, so forged tokens can slow verification of uncached keys
+//     but cannot exhaust memory. Waiting honours ctx.
+func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, secret *[secretLen]byte) (bool, error) {
+	if m.cache != nil {
+		var got [sumLen]byte
+		m.hasher.prove(secret, &got)
+		if proof != nil {
+			return subtle.ConstantTimeCompare(proof[:], got[:]) == 1, nil
+		}
+		ok, err := m.slowMatch(ctx, k, secret)
+		if ok {
+			m.cache.prove(k, got)
+		}
+		return ok, err
+	}
+	return m.slowMatch(ctx, k, secret)
+}
+
+func (m *Manager) slowMatch(ctx context.Context, k *Key, secret *[secretLen]byte) (bool, error) {
+	select {
+	case m.slow <- struct{}{}:
+	case <-ctx.Done():
+		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, ctx.Err())
+	}
+	defer func() { <-m.slow }()
+	m.slowChecks.Add(1)
+	return m.hasher.matches(k.Digest, secret), nil
 }
 
 // Flush writes pending last-used times to the store now. The Manager also

@@ -53,6 +53,9 @@ type cacheShard struct {
 type cachedKey struct {
 	key   *Key
 	until time.Time
+	// proof, for keys with a slow digest (Argon2id), is a keyed hash of
+	// the secret that verified against key: see Manager.checkSlow.
+	proof *[sumLen]byte
 }
 
 // newVerifyCache returns a cache holding at most size records for ttl each,
@@ -86,22 +89,34 @@ const (
 )
 
 // get returns what the shard knows of id at now.
-func (sh *cacheShard) get(id uuid.UUID, now time.Time) (*Key, cacheResult) {
+func (sh *cacheShard) get(id uuid.UUID, now time.Time) (cachedKey, cacheResult) {
 	sh.mu.RLock()
 	e, ok := sh.keys[id]
 	if ok {
 		sh.mu.RUnlock()
 		if now.Before(e.until) {
-			return e.key, cacheFound
+			return e, cacheFound
 		}
-		return nil, cacheMiss
+		return cachedKey{}, cacheMiss
 	}
 	until, ok := sh.missing[id]
 	sh.mu.RUnlock()
 	if ok && now.Before(until) {
-		return nil, cacheMissing
+		return cachedKey{}, cacheMissing
 	}
-	return nil, cacheMiss
+	return cachedKey{}, cacheMiss
+}
+
+// prove attaches proof to the entry of k.ID if that entry still holds the
+// record k, which the secret behind proof has just verified against.
+func (c *verifyCache) prove(k *Key, proof [sumLen]byte) {
+	sh := c.shard(k.ID)
+	sh.mu.Lock()
+	if e, ok := sh.keys[k.ID]; ok && e.key == k && e.proof == nil {
+		e.proof = &proof
+		sh.keys[k.ID] = e
+	}
+	sh.mu.Unlock()
 }
 
 // ticket returns the shard's invalidation count, to be passed to put or

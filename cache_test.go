@@ -524,3 +524,52 @@ func TestCacheStaleFillDoesNotResurrect(t *testing.T) {
 		})
 	}
 }
+
+func TestArgon2idRunsOncePerCachedRecord(t *testing.T) {
+	clk := newClock()
+	m, _ := newManager(t, apikey.Options{Now: clk.Now, Hash: apikey.Argon2id, Argon2: apikey.Argon2Params{Time: 1, Memory: 64}})
+	ctx := context.Background()
+	k, tok := create(t, m, apikey.CreateParams{})
+	var wrong [32]byte
+	forged := apikey.FormatToken("sk", k.ID, wrong)
+	steps := []struct {
+		name     string
+		do       func()
+		token    string
+		wantErr  error
+		wantSlow int64
+	}{
+		{"first verification computes Argon2id", nil, tok, nil, 1},
+		{"repeats compare the proof", nil, tok, nil, 1},
+		{"a wrong secret fails on the proof", nil, forged, apikey.ErrInvalidKey, 1},
+		{"a change drops the proof", func() { m.Rename(ctx, k.ID, "renamed") }, tok, nil, 2},
+		{"and the new proof serves again", nil, tok, nil, 2},
+		{"the TTL drops it too", func() { clk.Add(apikey.DefaultCacheTTL) }, forged, apikey.ErrInvalidKey, 3},
+		{"a failed check leaves no proof", nil, tok, nil, 4},
+	}
+	for _, s := range steps {
+		if s.do != nil {
+			s.do()
+		}
+		_, err := m.Verify(ctx, s.token)
+		if s.wantErr == nil && err != nil || s.wantErr != nil && !errors.Is(err, s.wantErr) {
+			t.Fatalf("%s: Verify = %v, want %v", s.name, err, s.wantErr)
+		}
+		if got := apikey.SlowChecks(m); got != s.wantSlow {
+			t.Fatalf("%s: %d Argon2id computations, want %d", s.name, got, s.wantSlow)
+		}
+	}
+}
+
+func TestArgon2idWithoutCacheChecksEveryTime(t *testing.T) {
+	m, _ := newManager(t, apikey.Options{CacheTTL: -1, Hash: apikey.Argon2id, Argon2: apikey.Argon2Params{Time: 1, Memory: 64}})
+	_, tok := create(t, m, apikey.CreateParams{})
+	for i := range 3 {
+		if _, err := m.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+		if got := apikey.SlowChecks(m); got != int64(i+1) {
+			t.Fatalf("%d Argon2id computations after %d verifications", got, i+1)
+		}
+	}
+}

@@ -31,8 +31,10 @@ const (
 	// cannot check a guessed token.
 	HMACSHA256 HashAlgorithm = 2
 	// Argon2id is the memory-hard Argon2id with a random per-key salt, for
-	// policies that demand a slow hash. Each verification that reaches the
-	// digest costs milliseconds and megabytes; enable the Manager's cache.
+	// policies that demand a slow hash. Checking a secret against it costs
+	// milliseconds and megabytes, so the Manager does it once per cached
+	// record and then compares a fast keyed proof (see Options.CacheTTL),
+	// and runs at most GOMAXPROCS such checks at a time.
 	Argon2id HashAlgorithm = 3
 )
 
@@ -195,6 +197,7 @@ type hasher struct {
 	pepper []byte
 	argon  Argon2Params
 	hmacs  sync.Pool // of hash.Hash keyed with pepper
+	proofs sync.Pool // of hash.Hash keyed with a random per-process key
 }
 
 func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, error) {
@@ -217,6 +220,11 @@ func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, e
 		return nil, fmt.Errorf("apikey: argon2 parameters: %w", err)
 	}
 	h.hmacs.New = func() any { return hmac.New(sha256.New, h.pepper) }
+	proofKey := make([]byte, 32)
+	if _, err := rand.Read(proofKey); err != nil {
+		return nil, fmt.Errorf("apikey: reading random proof key: %w", err)
+	}
+	h.proofs.New = func() any { return hmac.New(sha256.New, proofKey) }
 	return h, nil
 }
 
@@ -243,6 +251,17 @@ func (h *hasher) digest(secret *[secretLen]byte) (Digest, error) {
 		b = append(b, argon2.IDKey(secret[:], salt[:], p.Time, p.Memory, p.Threads, sumLen)...)
 	}
 	return newDigest(b), nil
+}
+
+// prove writes a keyed hash of secret under proofKey, a key made at random
+// for this hasher and never stored: see Manager.checkSlow.
+func (h *hasher) prove(secret *[secretLen]byte, sum *[sumLen]byte) {
+	m := h.proofs.Get().(hash.Hash)
+	m.Reset()
+	s := *secret
+	m.Write(s[:])
+	m.Sum(sum[:0])
+	h.proofs.Put(m)
 }
 
 func (h *hasher) hmac(secret *[secretLen]byte, sum *[sumLen]byte) []byte {

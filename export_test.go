@@ -8,3 +8,6 @@ func FormatToken(prefix string, id uuid.UUID, secret [32]byte) string {
 	p := payload{id: id, secret: secret}
 	return p.format(prefix)
 }
+
+// SlowChecks returns how many Argon2id computations m's Verify has made.
+func SlowChecks(m *Manager) int64 { return m.slowChecks.Load() }
