@@ -161,12 +161,12 @@ type Manager struct {
 	hasher  *hasher
 	catalog *Catalog
 	usage   *usageTracker
-	cache   *verifyCache // nil: disabled
+	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
 
 	slowChecks atomic.Int64 // Argon2id computations by Verify, for tests
-	log     *slog.Logger
-	nowFn   func() time.Time
+	log        *slog.Logger
+	nowFn      func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/sqlitestore"
+	"github.com/keyscope/apikey/storetest"
 )
 
 // crashChildEnv, when set, makes TestCrash the writing child process, and
@@ -260,7 +261,7 @@ func crashRound(t *testing.T, after int) {
 					last, i/4*4, first.LastUsedAt, i, got.LastUsedAt)
 			}
 		}
-		if d := keyDiff(got, want); d != "" {
+		if d := storetest.Diff(got, want); d != "" {
 			t.Fatalf("key %d after the crash: %s", i, d)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,29 +57,6 @@ func newManager(t testing.TB, opts apikey.Options) *apikey.Manager {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
-}
-
-// keyDiff describes how got differs from want, digests included, or
-// returns "".
-func keyDiff(got, want apikey.Key) string {
-	var d []string
-	check := func(field string, ok bool, g, w any) {
-		if !ok {
-			d = append(d, fmt.Sprintf("%s = %v, want %v", field, g, w))
-		}
-	}
-	check("ID", got.ID == want.ID, got.ID, want.ID)
-	check("Label", got.Label == want.Label, fmt.Sprintf("%.40q", got.Label), fmt.Sprintf("%.40q", want.Label))
-	check("Scopes", got.Scopes.Equal(want.Scopes), got.Scopes, want.Scopes)
-	check("Active", got.Active == want.Active, got.Active, want.Active)
-	check("CreatedAt", got.CreatedAt.Equal(want.CreatedAt), got.CreatedAt, want.CreatedAt)
-	check("LastUsedAt", got.LastUsedAt.Equal(want.LastUsedAt), got.LastUsedAt, want.LastUsedAt)
-	check("ExpiresAt", got.ExpiresAt.Equal(want.ExpiresAt), got.ExpiresAt, want.ExpiresAt)
-	check("ClonedFrom", got.ClonedFrom == want.ClonedFrom, got.ClonedFrom, want.ClonedFrom)
-	check("Hint", got.Hint == want.Hint, got.Hint, want.Hint)
-	check("Digest", got.Digest.Equal(want.Digest), got.Digest.Algorithm(), want.Digest.Algorithm())
-	check("Digest algorithm", got.Digest.Algorithm() == want.Digest.Algorithm(), got.Digest.Algorithm(), want.Digest.Algorithm())
-	return strings.Join(d, "; ")
 }
 
 func TestConformance(t *testing.T) {
@@ -191,7 +167,7 @@ func TestReopenReadsBackEverything(t *testing.T) {
 	}
 	var clones, inactive, usedN, expiring int
 	for i := range before {
-		if d := keyDiff(after[i], before[i]); d != "" {
+		if d := storetest.Diff(after[i], before[i]); d != "" {
 			t.Errorf("key %s after reopening: %s", before[i].ID, d)
 		}
 		k := after[i]
@@ -219,7 +195,7 @@ func TestReopenReadsBackEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := keyDiff(got, full); d != "" {
+	if d := storetest.Diff(got, full); d != "" {
 		t.Errorf("record with every field set, after reopening: %s", d)
 	}
 	// The tokens still verify, with digests of each algorithm read back.

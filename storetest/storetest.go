@@ -113,8 +113,10 @@ func mustGet(t *testing.T, s apikey.Store, id uuid.UUID) apikey.Key {
 	return k
 }
 
-// diff describes how got differs from want, or returns "".
-func diff(got, want apikey.Key) string {
+// Diff describes field by field how got differs from want, digests
+// included (compared in constant time, never printed), or returns "" when
+// they are equal. Times are compared with time.Time.Equal.
+func Diff(got, want apikey.Key) string {
 	var d []string
 	check := func(field string, ok bool, g, w any) {
 		if !ok {
@@ -152,7 +154,7 @@ func testCreateGet(t *testing.T, s apikey.Store) {
 			mutate(&k)
 			mustCreate(t, s, k)
 			got := mustGet(t, s, k.ID)
-			if d := diff(got, k); d != "" {
+			if d := Diff(got, k); d != "" {
 				t.Fatalf("Get after Create: %s", d)
 			}
 			for _, tm := range []time.Time{got.CreatedAt, got.LastUsedAt, got.ExpiresAt} {
@@ -174,7 +176,7 @@ func testCreateDuplicate(t *testing.T, s apikey.Store) {
 	if !errors.Is(err, apikey.ErrDuplicateID) {
 		t.Fatalf("Create duplicate: err = %v, want ErrDuplicateID", err)
 	}
-	if d := diff(mustGet(t, s, k.ID), k); d != "" {
+	if d := Diff(mustGet(t, s, k.ID), k); d != "" {
 		t.Fatalf("duplicate Create changed the stored record: %s", d)
 	}
 }
@@ -205,7 +207,7 @@ func testCopies(t *testing.T, s apikey.Store) {
 		t.Fatalf("List: %d keys, %v", len(list), err)
 	}
 	list[0].Label = "changed after List"
-	if d := diff(mustGet(t, s, want.ID), want); d != "" {
+	if d := Diff(mustGet(t, s, want.ID), want); d != "" {
 		t.Fatalf("mutating a passed or returned record changed the store: %s", d)
 	}
 }
@@ -354,11 +356,11 @@ func testUpdate(t *testing.T, s apikey.Store) {
 	}
 	want := k
 	want.Label, want.Active, want.ExpiresAt = label, false, exp
-	if d := diff(got, want); d != "" {
+	if d := Diff(got, want); d != "" {
 		t.Fatalf("Update returned: %s", d)
 	}
 	got = mustGet(t, s, k.ID)
-	if d := diff(got, want); d != "" {
+	if d := Diff(got, want); d != "" {
 		t.Fatalf("Get after Update: %s", d)
 	}
 	if got.ExpiresAt.Location() != time.UTC {
@@ -370,7 +372,7 @@ func testUpdate(t *testing.T, s apikey.Store) {
 		t.Fatal(err)
 	}
 	want.Active, want.ExpiresAt = true, time.Time{}
-	if d := diff(got, want); d != "" {
+	if d := Diff(got, want); d != "" {
 		t.Fatalf("reactivate and clear expiry: %s", d)
 	}
 }
@@ -394,7 +396,7 @@ func testUpdateNothing(t *testing.T, s apikey.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := diff(got, k); d != "" {
+	if d := Diff(got, k); d != "" {
 		t.Fatalf("empty Update: %s", d)
 	}
 	if _, err := s.Update(context.Background(), uuid.Must(uuid.NewV7()), apikey.Update{}); !errors.Is(err, apikey.ErrNotFound) {
@@ -412,7 +414,7 @@ func testDelete(t *testing.T, s apikey.Store) {
 	if _, err := s.Get(context.Background(), gone.ID); !errors.Is(err, apikey.ErrNotFound) {
 		t.Fatalf("Get after Delete: err = %v, want ErrNotFound", err)
 	}
-	if d := diff(mustGet(t, s, keep.ID), keep); d != "" {
+	if d := Diff(mustGet(t, s, keep.ID), keep); d != "" {
 		t.Fatalf("Delete of another key changed this one: %s", d)
 	}
 	ks, err := s.List(context.Background(), apikey.ListOptions{})
@@ -455,7 +457,7 @@ func testMarkUsed(t *testing.T, s apikey.Store) {
 	if got := mustGet(t, s, k.ID).LastUsedAt; !got.Equal(t1) {
 		t.Fatalf("LastUsedAt moved backwards to %v, want %v", got, t1)
 	}
-	if d := diff(mustGet(t, s, other.ID), other); d != "" {
+	if d := Diff(mustGet(t, s, other.ID), other); d != "" {
 		t.Fatalf("MarkUsed changed another key: %s", d)
 	}
 	if err := s.MarkUsed(ctx, nil); err != nil {
@@ -484,7 +486,7 @@ func testCanceled(t *testing.T, s apikey.Store) {
 			}
 		})
 	}
-	if d := diff(mustGet(t, s, k.ID), k); d != "" {
+	if d := Diff(mustGet(t, s, k.ID), k); d != "" {
 		t.Fatalf("calls with a canceled context changed the store: %s", d)
 	}
 }
