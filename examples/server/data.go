@@ -106,16 +106,22 @@ func (d *dataAPI) list(w http.ResponseWriter, r *http.Request, res string) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res], "included": d.included(r)})
 }
 
-func (d *dataAPI) find(res, id string) int {
-	return slices.IndexFunc(d.items[res], func(it item) bool { return it["id"] == id })
+// find returns the index of the item the request's {id} names, or answers
+// 404 and returns -1. The caller holds d.mu.
+func (d *dataAPI) find(w http.ResponseWriter, r *http.Request, res string) int {
+	id := r.PathValue("id")
+	i := slices.IndexFunc(d.items[res], func(it item) bool { return it["id"] == id })
+	if i < 0 {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+	}
+	return i
 }
 
 func (d *dataAPI) get(w http.ResponseWriter, r *http.Request, res string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	i := d.find(res, r.PathValue("id"))
+	i := d.find(w, r, res)
 	if i < 0 {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res][i], "included": d.included(r)})
@@ -150,9 +156,8 @@ func (d *dataAPI) update(w http.ResponseWriter, r *http.Request, res string) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	i := d.find(res, r.PathValue("id"))
+	i := d.find(w, r, res)
 	if i < 0 {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 		return
 	}
 	for k, v := range patch {
@@ -166,9 +171,8 @@ func (d *dataAPI) update(w http.ResponseWriter, r *http.Request, res string) {
 func (d *dataAPI) delete(w http.ResponseWriter, r *http.Request, res string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	i := d.find(res, r.PathValue("id"))
+	i := d.find(w, r, res)
 	if i < 0 {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
 		return
 	}
 	d.items[res] = slices.Delete(d.items[res], i, i+1)
