@@ -75,6 +75,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -126,7 +127,7 @@ func NewHandler(m *apikey.Manager, opts Options) (*Handler, error) {
 		return nil, errors.New("admin: manager is nil")
 	}
 	if opts.MaxBodyBytes < 0 {
-		return nil, errors.New("admin: Options.MaxBodyBytes is negative")
+		return nil, fmt.Errorf("admin: Options.MaxBodyBytes %d is negative", opts.MaxBodyBytes)
 	}
 	h := &Handler{
 		m:         m,

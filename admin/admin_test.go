@@ -20,8 +20,9 @@ func TestNewHandlerOptions(t *testing.T) {
 		t.Error("NewHandler(nil manager) succeeded")
 	}
 	e := newEnv(t, envOptions{})
-	if _, err := admin.NewHandler(e.m, admin.Options{MaxBodyBytes: -1}); err == nil {
-		t.Error("NewHandler with negative MaxBodyBytes succeeded")
+	_, err := admin.NewHandler(e.m, admin.Options{MaxBodyBytes: -512})
+	if err == nil || !strings.Contains(err.Error(), "MaxBodyBytes -512") {
+		t.Errorf("NewHandler with MaxBodyBytes -512: error %v, want one naming the option and its value", err)
 	}
 }
 
