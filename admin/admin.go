@@ -11,7 +11,8 @@
 //	POST   /            create: {"label": "shop", "scopes": "campaigns:read,lists:write"}
 //	                    scopes is "full" (the default), "read-only" or a scope list
 //	GET    /{id}        one key
-//	PATCH  /{id}        {"label": "new label"} and/or {"active": false|true}
+//	PATCH  /{id}        {"label": "new label"} and/or {"active": false|true},
+//	                    applied together in one store write or not at all
 //	DELETE /{id}        delete (204)
 //	POST   /{id}/clone  a new key with the same label and scopes; empty body
 //	POST   /{id}/roll   clone, then expire the original after {"grace": "24h"}
@@ -384,21 +385,17 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	if req.Label != nil && !a.Scopes.Covers(k.Scopes) {
 		return 0, nil, escalation(a, k.Scopes, "label")
 	}
+	if req.Label == nil && req.Active == nil {
+		return http.StatusOK, k, nil
+	}
 	if req.Label != nil {
 		ev.label = *req.Label
-		if k, err = h.m.Rename(ctx, id, *req.Label); err != nil {
-			return 0, nil, managerError(err, raw)
-		}
 	}
-	if req.Active != nil {
-		if *req.Active {
-			k, err = h.m.Activate(ctx, id)
-		} else {
-			k, err = h.m.Deactivate(ctx, id)
-		}
-		if err != nil {
-			return 0, nil, managerError(err, raw)
-		}
+	// One store write: the label and the status change together or not
+	// at all.
+	k, err = h.m.Update(ctx, id, apikey.Update{Label: req.Label, Active: req.Active})
+	if err != nil {
+		return 0, nil, managerError(err, raw)
 	}
 	ev.setKey(k)
 	return http.StatusOK, k, nil

@@ -322,6 +322,39 @@ func TestUpdate(t *testing.T) {
 	})
 }
 
+// TestUpdateIsAtomic: a PATCH that renames and changes the status applies
+// in one store write, so a failure leaves the key as it was rather than
+// renamed but still active.
+func TestUpdateIsAtomic(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	_, admTok := e.mint("admin", "")
+	k, tok := e.mint("shop", "lists:read")
+	path := "/" + k.ID.String()
+
+	e.store.failStatus.Store(true)
+	p := problemOf(t, e.do("PATCH", path, admTok, `{"label":"retired","active":false}`), 503)
+	if p.Code != "unavailable" {
+		t.Fatalf("problem %+v", p)
+	}
+	after, err := e.m.Get(context.Background(), k.ID)
+	if err != nil || after.Label != "shop" || !after.Active {
+		t.Fatalf("a failed PATCH half-applied: %+v, %v", after, err)
+	}
+
+	e.store.failStatus.Store(false)
+	e.store.updates.Store(0)
+	got := decodeKey(t, e.do("PATCH", path, admTok, `{"label":"retired","active":false}`), 200)
+	if got.Label != "retired" || got.Active {
+		t.Fatalf("got %+v", got)
+	}
+	if n := e.store.updates.Load(); n != 1 {
+		t.Errorf("PATCH of label and status made %d store writes, want 1", n)
+	}
+	if _, err := e.m.Verify(context.Background(), tok); !errors.Is(err, apikey.ErrInactive) {
+		t.Fatalf("deactivated key verifies: %v", err)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	_, admTok := e.mint("admin", "")

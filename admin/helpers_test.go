@@ -232,6 +232,9 @@ type failStore struct {
 	failList   atomic.Bool
 	failCreate atomic.Bool
 	failUpdate atomic.Bool
+	// failStatus fails updates that change a key's status.
+	failStatus atomic.Bool
+	updates    atomic.Int64 // Update calls
 }
 
 func (s *failStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
@@ -256,7 +259,8 @@ func (s *failStore) Create(ctx context.Context, k apikey.Key) error {
 }
 
 func (s *failStore) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apikey.Key, error) {
-	if s.failUpdate.Load() {
+	s.updates.Add(1)
+	if s.failUpdate.Load() || (s.failStatus.Load() && u.Active != nil) {
 		return apikey.Key{}, errStoreDown
 	}
 	return s.Store.Update(ctx, id, u)
