@@ -8,13 +8,16 @@
 //
 //	GET    /            list keys, newest first: {"keys": [...], "next": "<id>"}
 //	                    ?limit=1..1000 (default 100), ?before=<next of the previous page>
-//	POST   /            create: {"label": "shop", "scopes": "campaigns:read,lists:write"}
-//	                    scopes is "full" (the default), "read-only" or a scope list
+//	POST   /            create: {"label": "shop", "scopes": "campaigns:read,lists:write",
+//	                    "expires_at": "2030-01-02T15:04:05Z"}
+//	                    scopes is "full" (the default), "read-only" or a scope list;
+//	                    expires_at, optional, is an RFC 3339 time in the future
+//	                    (400 otherwise), capped at the caller's expiry (see below)
 //	GET    /{id}        one key
 //	PATCH  /{id}        {"label": "new label"} and/or {"active": false|true},
 //	                    applied together in one store write or not at all
 //	DELETE /{id}        delete (204)
-//	POST   /{id}/clone  a new key with the same label and scopes; empty body
+//	POST   /{id}/clone  a new key with the same label, scopes and expiry; empty body
 //	POST   /{id}/roll   clone, then expire the original after {"grace": "24h"}
 //	                    (a Go duration; omitted means at once)
 //
@@ -23,7 +26,8 @@
 // or digest. Create, clone and roll answer 201 with the record and a "token"
 // member holding the new plaintext token: it appears in that response and
 // never again. Scopes cannot be changed: a PATCH naming "scopes" is refused
-// with 400.
+// with 400. A key that has expired cannot be cloned or rolled (409, code
+// "expired"): create a new one instead.
 //
 // Request bodies are JSON objects sent as application/json (415 otherwise),
 // with no unknown members, at most Options.MaxBodyBytes long (413 otherwise).
@@ -44,9 +48,23 @@
 // roll or delete one (403, code "escalation"). The one exception is
 // deactivation, which only takes access away and can be undone: a caller may
 // deactivate any key, broader ones included, so that whoever spots a leaked
-// key can stop it at once. A key may not delete or deactivate itself (409,
-// code "self"), so that a caller cannot lock itself out by mistake; it may
-// roll itself.
+// key can stop it at once. With the default authorizer this means that any
+// key with "keys:write", however narrow its other scopes, can deactivate
+// any other key, full-access keys included, and so cut off every client
+// until someone reactivates them. An application that gives "keys:write" to
+// keys it trusts less than its full-access ones should set a custom
+// Authorizer that refuses [OpUpdate] to them, or looks the target up by
+// r.PathValue("id") and refuses broader ones. A key may not delete or
+// deactivate itself (409, code "self"), so that a caller cannot lock itself
+// out by mistake; it may roll itself.
+//
+// Nor may a key the caller creates, clones or rolls outlive the caller,
+// [Actor].ExpiresAt, which [AuthorizeKey] sets to the calling key's expiry.
+// When the caller expires, a key it creates expires with it, or earlier if
+// "expires_at" asks for earlier; a later "expires_at" is lowered to the
+// caller's expiry. A clone or rolled key takes its source's expiry, so a
+// caller that expires may clone or roll only keys that expire no later than
+// it does, itself included (403, code "escalation", otherwise).
 //
 // # Mounting
 //
@@ -64,8 +82,8 @@
 //	mux.Handle("/keys", api) // optional: also serve /keys itself
 //
 // Every operation, refused or not, logs one record to Options.Logger with
-// the operation, status, key ID, label, and the actor's name and key ID where
-// known; never a token or digest.
+// the operation, status, key ID, label, scopes, expiry, and the actor's name
+// and key ID where known; never a token or digest.
 //
 // An application that authenticates browsers with cookies must protect this
 // handler against cross-site requests (for example with net/http's
@@ -259,6 +277,10 @@ func managerError(err error, id string) error {
 			"label must be non-blank UTF-8 text of at most %d bytes", apikey.MaxLabelLen)
 	case errors.Is(err, apikey.ErrInvalidScope):
 		return scopeProblem(err)
+	case errors.Is(err, apikey.ErrExpired):
+		// Clone and Roll refuse an expired source.
+		return newProblem(http.StatusConflict, CodeExpired, "id",
+			"key %q has expired, and an expired key cannot be cloned or rolled; create a new key instead", clip(id))
 	}
 	return unavailable(err)
 }
@@ -271,6 +293,22 @@ func escalation(a Actor, s apikey.Scopes, field string) *problem {
 	}
 	return newProblem(http.StatusForbidden, CodeEscalation, field,
 		"the caller's scopes %q do not cover %q: a caller may grant or manage only keys within its own scopes, and only deactivate broader ones", a.Scopes.String(), s.String())
+}
+
+// outlives reports whether something that expires at exp (zero: never)
+// outlives a caller that expires at caller (zero: never).
+func outlives(exp, caller time.Time) bool {
+	return !caller.IsZero() && (exp.IsZero() || exp.After(caller))
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// expiryText completes "it would expire ...".
+func expiryText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return "at " + formatTime(t)
 }
 
 // keyID returns the path's key ID or a 404.
@@ -335,15 +373,26 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	if err != nil {
 		return 0, nil, err
 	}
-	label, scopes, err := decodeCreate(data)
+	now := time.Now()
+	nk, err := decodeCreate(data, now)
 	if err != nil {
 		return 0, nil, err
 	}
-	ev.label, ev.scopes = label, scopes.String()
-	if !a.Scopes.Covers(scopes) {
-		return 0, nil, escalation(a, scopes, "scopes")
+	ev.label, ev.scopes = nk.label, nk.scopes.String()
+	if !a.Scopes.Covers(nk.scopes) {
+		return 0, nil, escalation(a, nk.scopes, "scopes")
 	}
-	k, tok, err := h.m.Create(r.Context(), apikey.CreateParams{Label: label, Scopes: scopes})
+	exp := nk.expiresAt
+	if !a.ExpiresAt.IsZero() {
+		if !a.ExpiresAt.After(now) {
+			return 0, nil, newProblem(http.StatusForbidden, CodeEscalation, "",
+				"the caller expired at %s; any key it created would outlive it", formatTime(a.ExpiresAt))
+		}
+		if outlives(exp, a.ExpiresAt) {
+			exp = a.ExpiresAt
+		}
+	}
+	k, tok, err := h.m.Create(r.Context(), apikey.CreateParams{Label: nk.label, Scopes: nk.scopes, ExpiresAt: exp})
 	if err != nil {
 		return 0, nil, managerError(err, "")
 	}
@@ -462,6 +511,14 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 	if !a.Scopes.Covers(src.Scopes) {
 		return 0, nil, escalation(a, src.Scopes, "")
 	}
+	// The new key takes src's expiry. This handler never extends an
+	// expiry, so only the application itself (Manager.Update) could extend
+	// it before the Manager reads the key again.
+	if outlives(src.ExpiresAt, a.ExpiresAt) {
+		return 0, nil, newProblem(http.StatusForbidden, CodeEscalation, "",
+			"the new key would outlive the caller: it would expire %s, as key %s does, and the caller expires at %s; a caller may clone or roll only keys that expire no later than itself",
+			expiryText(src.ExpiresAt), src.ID, formatTime(a.ExpiresAt))
+	}
 	var (
 		k   apikey.Key
 		tok apikey.Token
@@ -512,6 +569,7 @@ type event struct {
 	keyID  uuid.UUID
 	label  string
 	scopes string
+	expiry time.Time      // the key's; zero if never
 	source uuid.UUID      // clone and roll: the original
 	active *bool          // update: the requested state
 	grace  *time.Duration // roll
@@ -519,7 +577,7 @@ type event struct {
 }
 
 func (ev *event) setKey(k apikey.Key) {
-	ev.keyID, ev.label, ev.scopes = k.ID, k.Label, k.Scopes.String()
+	ev.keyID, ev.label, ev.scopes, ev.expiry = k.ID, k.Label, k.Scopes.String(), k.ExpiresAt
 }
 
 // logEvent writes the one record of an operation; p is its failure, if any.
@@ -537,7 +595,7 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	if !h.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 12)
+	attrs := make([]slog.Attr, 0, 13)
 	attrs = append(attrs, slog.String("op", string(ev.op)), slog.Int("status", status))
 	if ev.actor != nil {
 		attrs = append(attrs, slog.String("actor", ev.actor.Name))
@@ -553,6 +611,9 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	}
 	if ev.scopes != "" {
 		attrs = append(attrs, slog.String("scopes", ev.scopes))
+	}
+	if !ev.expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expires_at", ev.expiry))
 	}
 	if ev.source != uuid.Nil {
 		attrs = append(attrs, slog.String("source_id", ev.source.String()))

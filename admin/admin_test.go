@@ -32,6 +32,7 @@ func TestCreate(t *testing.T) {
 		body       string
 		status     int
 		wantScopes string // on success
+		wantExpiry string // on success: expires_at as sent back; "" never
 		field      string // on failure
 		code       string
 		detailHas  string
@@ -44,6 +45,13 @@ func TestCreate(t *testing.T) {
 		{name: "BadScopeTokenNamed", body: `{"label":"shop","scopes":"campaigns:read,lists:admin"}`, status: 400, field: "scopes", code: "invalid", detailHas: `"lists:admin"`},
 		{name: "EmptyScopes", body: `{"label":"shop","scopes":""}`, status: 400, field: "scopes", code: "invalid", detailHas: "read-only"},
 		{name: "ScopesNotString", body: `{"label":"shop","scopes":["lists:read"]}`, status: 400, field: "scopes", code: "invalid", detailHas: "string"},
+		{name: "WithExpiry", body: `{"label":"shop","expires_at":"2100-01-02T15:04:05.5+01:00"}`, status: 201, wantScopes: "*:write", wantExpiry: "2100-01-02T14:04:05.5Z"},
+		{name: "NullExpiryIsNever", body: `{"label":"shop","expires_at":null}`, status: 201, wantScopes: "*:write"},
+		{name: "ExpiryInThePast", body: `{"label":"shop","expires_at":"2001-02-03T04:05:06Z"}`, status: 400, field: "expires_at", code: "invalid", detailHas: "expires_at must be in the future"},
+		{name: "ExpiryNotRFC3339", body: `{"label":"shop","expires_at":"2100-01-02"}`, status: 400, field: "expires_at", code: "invalid", detailHas: `"2100-01-02"`},
+		{name: "ExpiryEmpty", body: `{"label":"shop","expires_at":""}`, status: 400, field: "expires_at", code: "invalid", detailHas: "RFC 3339"},
+		{name: "ExpiryNotString", body: `{"label":"shop","expires_at":4102444800}`, status: 400, field: "expires_at", code: "invalid", detailHas: "string"},
+		{name: "ExpiryPastYear9999", body: `{"label":"shop","expires_at":"9999-12-31T23:59:59-23:00"}`, status: 400, field: "expires_at", code: "invalid", detailHas: "10000"},
 		{name: "MissingLabel", body: `{"scopes":"full"}`, status: 400, field: "label", code: "invalid"},
 		{name: "BlankLabel", body: `{"label":"  "}`, status: 400, field: "label", code: "invalid"},
 		{name: "LabelNotString", body: `{"label":7}`, status: 400, field: "label", code: "invalid", detailHas: "string"},
@@ -72,8 +80,8 @@ func TestCreate(t *testing.T) {
 				return
 			}
 			k := decodeKey(t, w, 201)
-			if k.Scopes != tc.wantScopes || k.Label != "shop" || !k.Active || k.Token == "" {
-				t.Fatalf("created %+v, want label shop, scopes %q, active, with a token", k, tc.wantScopes)
+			if k.Scopes != tc.wantScopes || k.Label != "shop" || !k.Active || k.Token == "" || k.ExpiresAt != tc.wantExpiry {
+				t.Fatalf("created %+v, want label shop, scopes %q, expiry %q, active, with a token", k, tc.wantScopes, tc.wantExpiry)
 			}
 			if loc := w.Header().Get("Location"); loc != "/"+k.ID.String() {
 				t.Errorf("Location %q, want %q", loc, k.ID)

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
@@ -51,6 +52,14 @@ type Actor struct {
 	// let it through. An authorizer for trusted users (owners, admins)
 	// typically sets [apikey.FullAccess].
 	Scopes apikey.Scopes
+	// ExpiresAt is when the caller's credentials stop working; zero if
+	// never. No key the caller creates, clones or rolls may outlive it: a
+	// key it creates expires at ExpiresAt or earlier, and as clones and
+	// rolled keys take their source's expiry, it may clone or roll only keys
+	// that expire no later than ExpiresAt. [AuthorizeKey] sets the calling
+	// key's expiry; an authorizer for signed-in users may leave it zero, or
+	// set the end of the session to keep keys from outliving it.
+	ExpiresAt time.Time
 }
 
 // Authorizer decides whether the caller of r may perform op, and who the
@@ -61,8 +70,8 @@ type Actor struct {
 // [ErrForbidden] (answered 403); an [*AccessError] also carries a detail for
 // the client. Any other error is answered 500 and logged. Whatever the
 // Authorizer returns, the handler never lets the caller grant scopes beyond
-// Actor.Scopes. An Authorizer is called concurrently and must be safe for
-// concurrent use.
+// Actor.Scopes, or make a key that outlives Actor.ExpiresAt. An Authorizer
+// is called concurrently and must be safe for concurrent use.
 type Authorizer func(r *http.Request, op Operation) (Actor, error)
 
 // Errors an Authorizer returns to refuse a request. They may be tested
@@ -93,8 +102,9 @@ func (e *AccessError) Unwrap() error { return e.Err }
 // that keyscope's middleware ([apikey.Guard]) put in the request context
 // ([apikey.FromContext]); it needs scope "keys:read" for [OpList] and
 // [OpGet] and "keys:write" for every other operation, and its Actor.Scopes
-// are its own scopes. A request without a key is refused with ErrUnauthenticated, a key
-// without the scope with ErrForbidden.
+// and Actor.ExpiresAt are its own scopes and expiry. A request without a
+// key is refused with ErrUnauthenticated, a key without the scope with
+// ErrForbidden.
 func AuthorizeKey(r *http.Request, op Operation) (Actor, error) {
 	k, ok := apikey.FromContext(r.Context())
 	if !ok {
@@ -108,5 +118,5 @@ func AuthorizeKey(r *http.Request, op Operation) (Actor, error) {
 		return Actor{}, &AccessError{Err: ErrForbidden,
 			Detail: "the key lacks scope " + need.String() + ", which " + string(op) + " requires"}
 	}
-	return Actor{Name: k.Label, KeyID: k.ID, Scopes: k.Scopes}, nil
+	return Actor{Name: k.Label, KeyID: k.ID, Scopes: k.Scopes, ExpiresAt: k.ExpiresAt}, nil
 }

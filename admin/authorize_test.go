@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/admin"
@@ -118,10 +119,11 @@ func TestCustomAuthorizer(t *testing.T) {
 
 // TestNoEscalation runs every operation that hands out access (create,
 // clone, roll, reactivate) or changes a key (rename, delete) for each
-// pairing of the caller's scopes with the key's, under the default
-// authorizer and under one that trusts the caller with fixed scopes, and
-// checks that only covered keys get through and that a refusal changes
-// nothing.
+// pairing of the caller's scopes with the key's, and of the caller's expiry
+// with the new key's, under the default authorizer and under one that
+// trusts the caller with fixed scopes and expiry, and checks that only
+// covered keys get through, that no new key outlives the caller, and that a
+// refusal changes nothing.
 func TestNoEscalation(t *testing.T) {
 	tests := []struct {
 		actor, target string // scope lists; target "" means full (create's default)
@@ -146,18 +148,26 @@ func TestNoEscalation(t *testing.T) {
 		{"*:write", "", true},
 		{"*:write", "*:read,lists:write", true},
 	}
-	// actorFixed trusts any caller, with the scopes in X-Scopes.
+	// actorFixed trusts any caller, with the scopes in X-Scopes and the
+	// expiry in X-Expires (absent: never).
 	actorFixed := func(r *http.Request, op admin.Operation) (admin.Actor, error) {
 		s, err := apikey.ParseScopes(r.Header.Get("X-Scopes"))
 		if err != nil {
 			return admin.Actor{}, admin.ErrForbidden
 		}
-		return admin.Actor{Name: "user", Scopes: s}, nil
+		a := admin.Actor{Name: "user", Scopes: s}
+		if v := r.Header.Get("X-Expires"); v != "" {
+			if a.ExpiresAt, err = time.Parse(time.RFC3339Nano, v); err != nil {
+				return admin.Actor{}, admin.ErrForbidden
+			}
+		}
+		return a, nil
 	}
-	for _, authz := range []struct {
+	authorizers := []struct {
 		name string
 		fn   admin.Authorizer
-	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}} {
+	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}}
+	for _, authz := range authorizers {
 		for _, tc := range tests {
 			for _, op := range []string{"create", "clone", "roll", "reactivate", "rename", "delete"} {
 				name := authz.name + "/" + tc.actor + "/" + tc.target + "/" + op
@@ -217,6 +227,146 @@ func TestNoEscalation(t *testing.T) {
 					if op != "create" {
 						after, err := e.m.Get(context.Background(), target.ID)
 						if err != nil || after.Active || !after.ExpiresAt.IsZero() || after.Label != "target" {
+							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
+						}
+					}
+				})
+			}
+		}
+	}
+
+	// Lifetimes: offsets from now (0: never) of the caller's expiry and of
+	// the key the operation starts from: the expires_at a create asks for,
+	// or the source of a clone or roll. Scopes are covered throughout.
+	const hour = time.Hour
+	lifetimes := []struct {
+		name       string
+		ops        string // space-separated
+		actor, key time.Duration
+		status     int           // 200: any success
+		want       time.Duration // the new key's expiry on success
+		customOnly bool          // the default authorizer cannot have an expired caller
+	}{
+		{name: "NeverCreatesNever", ops: "create", status: 200},
+		{name: "NeverCreatesExpiring", ops: "create", key: hour / 2, status: 200, want: hour / 2},
+		{name: "ExpiringCreatesItsOwnExpiry", ops: "create", actor: hour, status: 200, want: hour},
+		{name: "ExpiringCreatesEarlier", ops: "create", actor: hour, key: hour / 2, status: 200, want: hour / 2},
+		{name: "ExpiringCreatesLaterIsCapped", ops: "create", actor: hour, key: 2 * hour, status: 200, want: hour},
+		{name: "ExpiredCannotCreate", ops: "create", actor: -time.Minute, status: 403, customOnly: true},
+		{name: "NeverCopiesNever", ops: "clone roll", status: 200},
+		{name: "NeverCopiesExpiring", ops: "clone roll", key: hour, status: 200, want: hour},
+		{name: "ExpiringCopiesEarlier", ops: "clone roll", actor: hour, key: hour / 2, status: 200, want: hour / 2},
+		{name: "ExpiringCopiesSameExpiry", ops: "clone roll", actor: hour, key: hour, status: 200, want: hour},
+		{name: "ExpiringCannotCopyNever", ops: "clone roll", actor: hour, status: 403},
+		{name: "ExpiringCannotCopyLater", ops: "clone roll", actor: hour, key: 2 * hour, status: 403},
+		{name: "ExpiredSource", ops: "clone roll", actor: hour, key: -time.Minute, status: 409},
+		{name: "ExpiredSourceNeverCaller", ops: "clone roll", key: -time.Minute, status: 409},
+		// These make no new key, so the caller's expiry does not matter.
+		{name: "ExpiringManagesNever", ops: "reactivate rename delete", actor: hour, status: 200},
+	}
+	for _, authz := range authorizers {
+		for _, tc := range lifetimes {
+			if tc.customOnly && authz.fn == nil {
+				continue
+			}
+			for _, op := range strings.Fields(tc.ops) {
+				t.Run(authz.name+"/lifetime/"+tc.name+"/"+op, func(t *testing.T) {
+					e := newEnv(t, envOptions{admin: admin.Options{Authorize: authz.fn}})
+					now := time.Now().UTC().Truncate(time.Second)
+					at := func(d time.Duration) time.Time {
+						if d == 0 {
+							return time.Time{}
+						}
+						return now.Add(d)
+					}
+					var actorTok string
+					if authz.fn == nil {
+						_, actorTok = e.mintUntil("actor", "keys:write,lists:read", at(tc.actor))
+					}
+					var target apikey.Key
+					if op != "create" {
+						exp := at(tc.key)
+						if tc.key < 0 {
+							exp = time.Time{} // set below: Create refuses past expiries
+						}
+						target, _ = e.mintUntil("target", "lists:read", exp)
+						if tc.key < 0 {
+							past := at(tc.key)
+							if _, err := e.store.Update(context.Background(), target.ID, apikey.Update{ExpiresAt: &past}); err != nil {
+								t.Fatal(err)
+							}
+						}
+						var err error
+						if target, err = e.m.Deactivate(context.Background(), target.ID); err != nil {
+							t.Fatal(err)
+						}
+					}
+					var r *http.Request
+					switch op {
+					case "create":
+						body := `{"label":"new","scopes":"lists:read"}`
+						if tc.key != 0 {
+							body = `{"label":"new","scopes":"lists:read","expires_at":"` + at(tc.key).Format(time.RFC3339) + `"}`
+						}
+						r = newRequest("POST", "/", body)
+					case "clone":
+						r = newRequest("POST", "/"+target.ID.String()+"/clone", "")
+					case "roll":
+						r = newRequest("POST", "/"+target.ID.String()+"/roll", `{"grace":"1h"}`)
+					case "reactivate":
+						r = newRequest("PATCH", "/"+target.ID.String(), `{"active":true}`)
+					case "rename":
+						r = newRequest("PATCH", "/"+target.ID.String(), `{"label":"mine now"}`)
+					case "delete":
+						r = newRequest("DELETE", "/"+target.ID.String(), "")
+					}
+					if authz.fn == nil {
+						r.Header.Set("Authorization", "Bearer "+actorTok)
+					} else {
+						r.Header.Set("X-Scopes", "keys:write,lists:read")
+						if tc.actor != 0 {
+							r.Header.Set("X-Expires", at(tc.actor).Format(time.RFC3339Nano))
+						}
+					}
+					before := e.count()
+					w := serve(e.h, r)
+					if tc.status == 200 {
+						if w.Code != 200 && w.Code != 201 && w.Code != 204 {
+							t.Fatalf("refused: %d %s", w.Code, w.Body)
+						}
+						if w.Code != 201 {
+							return
+						}
+						k := decodeKey(t, w, 201)
+						got, err := e.m.Get(context.Background(), k.ID)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if want := at(tc.want); !got.ExpiresAt.Equal(want) {
+							t.Fatalf("new key expires %v, want %v", got.ExpiresAt, want)
+						}
+						if k.ExpiresAt == "" != got.ExpiresAt.IsZero() {
+							t.Fatalf("response expires_at %q, stored %v", k.ExpiresAt, got.ExpiresAt)
+						}
+						return
+					}
+					p := problemOf(t, w, tc.status)
+					switch tc.status {
+					case 403:
+						if p.Code != "escalation" || !strings.Contains(p.Detail, "outlive") {
+							t.Fatalf("problem %+v, want code escalation saying the key would outlive the caller", p)
+						}
+					case 409:
+						if p.Code != "expired" || p.Field != "id" || !strings.Contains(p.Detail, target.ID.String()) {
+							t.Fatalf("problem %+v, want code expired naming the key", p)
+						}
+					}
+					if e.count() != before {
+						t.Fatal("a refused request stored a key")
+					}
+					if op != "create" {
+						after, err := e.m.Get(context.Background(), target.ID)
+						if err != nil || after.Active || !after.ExpiresAt.Equal(target.ExpiresAt) || after.Label != "target" {
 							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
 						}
 					}
@@ -319,5 +469,31 @@ func TestKeyCannotRemoveItself(t *testing.T) {
 	// The new key may delete the old one.
 	if w := e.do("DELETE", path, n.Token, ""); w.Code != 204 {
 		t.Fatalf("new key deleting the old: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestExpiringKeyMayRollItself: a key that expires may rotate itself, and
+// so may its successor, each new key expiring when the first one does; it
+// may not roll a key that outlives it.
+func TestExpiringKeyMayRollItself(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	self, tok := e.mintUntil("self", "keys:write,lists:read", exp)
+	e.log.records(t)
+	for range 2 {
+		n := decodeKey(t, e.do("POST", "/"+self.ID.String()+"/roll", tok, `{"grace":"1m"}`), 201)
+		got, err := e.m.Get(context.Background(), n.ID)
+		if err != nil || !got.ExpiresAt.Equal(exp) || got.ClonedFrom != self.ID {
+			t.Fatalf("rolled key %+v, %v; want it to expire at %v", got, err, exp)
+		}
+		if recs := e.log.records(t); len(recs) != 1 || recs[0]["expires_at"] != exp.Format(time.RFC3339) {
+			t.Fatalf("log %v, want the new key's expires_at %v", recs, exp)
+		}
+		self, tok = got, n.Token
+	}
+	forever, _ := e.mint("forever", "lists:read")
+	p := problemOf(t, e.do("POST", "/"+forever.ID.String()+"/roll", tok, ""), 403)
+	if p.Code != "escalation" || !strings.Contains(p.Detail, "would outlive the caller") || !strings.Contains(p.Detail, exp.Format(time.RFC3339)) {
+		t.Fatalf("rolling a key that never expires: %+v", p)
 	}
 }

@@ -22,6 +22,15 @@ type createRequest struct {
 	Label string `json:"label"`
 	// Scopes is a preset or a scope list; nil means full access.
 	Scopes *string `json:"scopes"`
+	// ExpiresAt is an RFC 3339 time; nil means no expiry of its own.
+	ExpiresAt *string `json:"expires_at"`
+}
+
+// newKey is a decoded create request.
+type newKey struct {
+	label     string
+	scopes    apikey.Scopes
+	expiresAt time.Time // zero: none requested
 }
 
 // updateRequest is the body of PATCH /{id}. Nil fields are left as they are.
@@ -61,21 +70,49 @@ func isJSON(contentType string) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// decodeCreate parses the body of a create request into its label and
-// scopes.
-func decodeCreate(data []byte) (label string, scopes apikey.Scopes, err error) {
+// decodeCreate parses the body of a create request into its label, scopes
+// and expiry, which must be after now.
+func decodeCreate(data []byte, now time.Time) (newKey, error) {
 	var req createRequest
 	if err := decodeObject(data, &req, false); err != nil {
-		return "", apikey.Scopes{}, err
+		return newKey{}, err
 	}
-	if req.Scopes == nil {
-		return req.Label, apikey.FullAccess(), nil
+	nk := newKey{label: req.Label, scopes: apikey.FullAccess()}
+	if req.Scopes != nil {
+		s, err := scopearg.Parse(*req.Scopes)
+		if err != nil {
+			return newKey{}, scopeProblem(err)
+		}
+		nk.scopes = s
 	}
-	s, err := scopearg.Parse(*req.Scopes)
+	if req.ExpiresAt != nil {
+		exp, err := parseExpiry(*req.ExpiresAt, now)
+		if err != nil {
+			return newKey{}, err
+		}
+		nk.expiresAt = exp
+	}
+	return nk, nil
+}
+
+// parseExpiry parses an expires_at member: an RFC 3339 time after now, in
+// UTC.
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return "", apikey.Scopes{}, scopeProblem(err)
+		return time.Time{}, newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
+			`expires_at must be an RFC 3339 time such as "2030-01-02T15:04:05Z", not %q`, clip(s))
 	}
-	return req.Label, s, nil
+	t = t.UTC()
+	switch {
+	case !t.After(now):
+		return time.Time{}, newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
+			"expires_at must be in the future, not %s", t.Format(time.RFC3339Nano))
+	case t.Year() > 9999: // an offset can push year 9999 past what RFC 3339 holds
+		return time.Time{}, newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
+			"expires_at must be before the year 10000, not %q", clip(s))
+	}
+	return t, nil
 }
 
 // decodeUpdate parses the body of an update request. A body that names

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -26,11 +27,15 @@ func FuzzDecodeCreate(f *testing.F) {
 	for _, s := range []string{
 		`{"label":"shop"}`, `{"label":"shop","scopes":"read-only"}`, `{"label":"a","scopes":"lists:read,x:write"}`,
 		`{"label":"a","scopes":null}`, `{"label":"a"} {}`, `[]`, ``, `{"label":1}`, `{"x":1}`, `{"label":"a","scopes":"full"}`,
+		`{"label":"a","expires_at":"2030-01-02T15:04:05Z"}`, `{"label":"a","expires_at":"2030-01-02T15:04:05.123456789+02:00"}`,
+		`{"label":"a","expires_at":"9999-12-31T23:59:59-23:59"}`, `{"label":"a","expires_at":"2001-01-01T00:00:00Z"}`,
+		`{"label":"a","expires_at":null}`, `{"label":"a","expires_at":1893456000}`, `{"label":"a","expires_at":"tomorrow"}`,
 	} {
 		f.Add([]byte(s))
 	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		label, scopes, err := decodeCreate(data)
+		nk, err := decodeCreate(data, now)
 		if err != nil {
 			checkProblem(t, data, err)
 			return
@@ -39,12 +44,23 @@ func FuzzDecodeCreate(f *testing.F) {
 		if json.Unmarshal(data, &m) != nil {
 			t.Fatalf("accepted %q, which is not a JSON object", data)
 		}
-		if scopes.IsZero() {
+		if nk.scopes.IsZero() {
 			t.Fatalf("accepted %q with no scopes", data)
 		}
 		var again createRequest
-		if json.Unmarshal(data, &again) != nil || again.Label != label {
-			t.Fatalf("label %q does not match %q", label, data)
+		if json.Unmarshal(data, &again) != nil || again.Label != nk.label {
+			t.Fatalf("label %q does not match %q", nk.label, data)
+		}
+		if again.ExpiresAt == nil != nk.expiresAt.IsZero() {
+			t.Fatalf("input %q: expiry %v", data, nk.expiresAt)
+		}
+		if !nk.expiresAt.IsZero() {
+			if !nk.expiresAt.After(now) || nk.expiresAt.Location() != time.UTC {
+				t.Fatalf("input %q: accepted expiry %v, not a UTC time after %v", data, nk.expiresAt, now)
+			}
+			if _, err := json.Marshal(nk.expiresAt); err != nil {
+				t.Fatalf("input %q: accepted expiry %v that cannot be sent back: %v", data, nk.expiresAt, err)
+			}
 		}
 	})
 }

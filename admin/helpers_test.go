@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
@@ -79,6 +80,12 @@ func withBearer(m *apikey.Manager, next http.Handler) http.Handler {
 // through the Manager.
 func (e *env) mint(label, scopes string) (apikey.Key, string) {
 	e.t.Helper()
+	return e.mintUntil(label, scopes, time.Time{})
+}
+
+// mintUntil is mint for a key that expires at exp (zero: never).
+func (e *env) mintUntil(label, scopes string, exp time.Time) (apikey.Key, string) {
+	e.t.Helper()
 	var s apikey.Scopes
 	if scopes != "" {
 		var err error
@@ -86,7 +93,7 @@ func (e *env) mint(label, scopes string) (apikey.Key, string) {
 			e.t.Fatal(err)
 		}
 	}
-	k, tok, err := e.m.Create(context.Background(), apikey.CreateParams{Label: label, Scopes: s})
+	k, tok, err := e.m.Create(context.Background(), apikey.CreateParams{Label: label, Scopes: s, ExpiresAt: exp})
 	if err != nil {
 		e.t.Fatal(err)
 	}

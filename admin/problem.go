@@ -18,8 +18,9 @@ const (
 	CodeMediaType       = "unsupported_type" // a body that is not application/json
 	CodeUnauthenticated = "unauthenticated"  // the Authorizer found no caller
 	CodeForbidden       = "forbidden"        // the Authorizer refused the caller
-	CodeEscalation      = "escalation"       // the key's scopes exceed the caller's
+	CodeEscalation      = "escalation"       // the key's scopes exceed the caller's, or it would outlive the caller
 	CodeSelf            = "self"             // a key tried to delete or deactivate itself
+	CodeExpired         = "expired"          // clone or roll of a key that has expired
 	CodeNotFound        = "not_found"        // no such key, or no such route
 	CodeMethod          = "method_not_allowed"
 	CodeUnavailable     = "unavailable" // the key store failed
