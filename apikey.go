@@ -269,7 +269,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Token, error
 	if !p.ExpiresAt.IsZero() {
 		p.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Microsecond)
 		if !p.ExpiresAt.After(now) {
-			return Key{}, Token{}, fmt.Errorf("apikey: expiry %s is not in the future", p.ExpiresAt.Format(time.RFC3339))
+			return Key{}, Token{}, fmt.Errorf("%w: %s is not in the future", ErrInvalidExpiry, p.ExpiresAt.Format(time.RFC3339Nano))
 		}
 	}
 	return m.mint(ctx, Key{Label: p.Label, Scopes: p.Scopes, ExpiresAt: p.ExpiresAt, CreatedAt: now})
@@ -345,7 +345,7 @@ func (m *Manager) Update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 	if u.ExpiresAt != nil && !u.ExpiresAt.IsZero() {
 		exp := u.ExpiresAt.UTC().Truncate(time.Microsecond)
 		if !exp.After(m.now()) {
-			return Key{}, fmt.Errorf("apikey: expiry %s is not in the future", exp.Format(time.RFC3339))
+			return Key{}, fmt.Errorf("%w: %s is not in the future", ErrInvalidExpiry, exp.Format(time.RFC3339Nano))
 		}
 		u.ExpiresAt = &exp
 	}

@@ -157,7 +157,7 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		{"long label", apikey.CreateParams{Label: strings.Repeat("x", apikey.MaxLabelLen+1)}, apikey.ErrInvalidLabel},
 		{"invalid utf-8", apikey.CreateParams{Label: "bad \xff"}, apikey.ErrInvalidLabel},
 		{"resource outside catalog", apikey.CreateParams{Label: "x", Scopes: orders}, apikey.ErrInvalidScope},
-		{"expiry in the past", apikey.CreateParams{Label: "x", ExpiresAt: clk.Now().Add(-time.Second)}, nil},
+		{"expiry in the past", apikey.CreateParams{Label: "x", ExpiresAt: clk.Now().Add(-time.Second)}, apikey.ErrInvalidExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -641,7 +641,7 @@ func TestUpdateAppliesFieldsTogether(t *testing.T) {
 		t.Fatalf("Update with a blank label = %v", err)
 	}
 	past := clk.Now().Add(-time.Minute)
-	if _, err := m.Update(ctx, k.ID, apikey.Update{ExpiresAt: &past}); err == nil {
+	if _, err := m.Update(ctx, k.ID, apikey.Update{ExpiresAt: &past}); !errors.Is(err, apikey.ErrInvalidExpiry) {
 		t.Fatal("Update to a past expiry succeeded")
 	}
 	if got, _ := m.Get(ctx, k.ID); got.Label != "after" || got.Active || !got.ExpiresAt.IsZero() {

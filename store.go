@@ -31,6 +31,9 @@ var (
 	// ErrInvalidLabel is wrapped by errors for labels that are empty, too
 	// long or not valid UTF-8.
 	ErrInvalidLabel = errors.New("apikey: invalid label")
+	// ErrInvalidExpiry is wrapped by errors for an expiry that is not in
+	// the future.
+	ErrInvalidExpiry = errors.New("apikey: invalid expiry")
 	// ErrClosed is wrapped by the errors of a Store's methods after the
 	// Store was closed. (A closed Manager keeps working; it only stops
 	// recording key use.)

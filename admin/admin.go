@@ -277,6 +277,11 @@ func managerError(err error, id string) error {
 			"label must be non-blank UTF-8 text of at most %d bytes", apikey.MaxLabelLen)
 	case errors.Is(err, apikey.ErrInvalidScope):
 		return scopeProblem(err)
+	case errors.Is(err, apikey.ErrInvalidExpiry):
+		// The caller's own expiry, which capped the new key's, passed
+		// between the handler's check and the Manager's.
+		return newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
+			"the new key's expiry is not in the future")
 	case errors.Is(err, apikey.ErrExpired):
 		// Clone and Roll refuse an expired source.
 		return newProblem(http.StatusConflict, CodeExpired, "id",
