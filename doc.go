@@ -53,6 +53,25 @@
 // "campaigns:read,lists:write"; [ParseScopes] canonicalises them and a
 // [Catalog] checks resource names, suggesting the close match for a typo.
 //
+// # HTTP
+//
+// A [Guard] authenticates requests (Authorization: Bearer or X-API-Key by
+// default) and checks scopes: [Guard.Check] and [Guard.CheckPolicy] decide
+// without writing a response, [Guard.RequireScope] and [Guard.Enforce] wrap
+// handlers, and handlers read the key with [FromContext]. A [Policy] maps a
+// route table in ServeMux pattern syntax to required scopes, the method
+// choosing read or write and "include" query values adding read
+// requirements. Refusals follow RFC 6750 (401, 403 with the missing scope,
+// 503 when the store fails), with bodies that never reveal why a key was
+// invalid.
+//
+// # Caching
+//
+// The Manager keeps verified records for a few seconds (Options.CacheTTL),
+// so a store behind a disk verifies at memory speed. Changes made through a
+// Manager take effect on its very next verification; changes made elsewhere
+// within the TTL.
+//
 // # Errors
 //
 // Verify returns an error wrapping [ErrInvalidKey] for a malformed, unknown
