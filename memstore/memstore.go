@@ -1,7 +1,8 @@
 // Package memstore is an in-memory [apikey.Store], for tests, demos and
 // single-process apps that can afford to lose their keys on restart.
 //
-// Lookups by ID are O(1); List sorts on each call and costs O(n log n).
+// Lookups by ID are O(1); List sorts the IDs on each call and costs
+// O(n log n).
 package memstore
 
 import (
@@ -81,16 +82,21 @@ func (s *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key
 		return nil, err
 	}
 	s.mu.RLock()
-	out := make([]apikey.Key, 0, len(s.keys))
-	for id, k := range s.keys {
+	defer s.mu.RUnlock()
+	// Sort the 16-byte IDs, not the records, then copy only the page.
+	ids := make([]uuid.UUID, 0, len(s.keys))
+	for id := range s.keys {
 		if opts.Before == uuid.Nil || bytes.Compare(id[:], opts.Before[:]) < 0 {
-			out = append(out, k)
+			ids = append(ids, id)
 		}
 	}
-	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b apikey.Key) int { return bytes.Compare(b.ID[:], a.ID[:]) })
-	if opts.Limit > 0 && len(out) > opts.Limit {
-		out = out[:opts.Limit:opts.Limit]
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(b[:], a[:]) })
+	if opts.Limit > 0 && len(ids) > opts.Limit {
+		ids = ids[:opts.Limit]
+	}
+	out := make([]apikey.Key, len(ids))
+	for i, id := range ids {
+		out[i] = s.keys[id]
 	}
 	return out, nil
 }
