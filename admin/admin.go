@@ -365,12 +365,22 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, a Actor, ev *event
 	if err != nil {
 		return 0, nil, err
 	}
-	k, err := h.m.Get(r.Context(), id)
+	k, err := h.target(r.Context(), id, raw, ev)
 	if err != nil {
-		return 0, nil, managerError(err, raw)
+		return 0, nil, err
+	}
+	return http.StatusOK, k, nil
+}
+
+// target reads the key a request names and records it in the request's log
+// event.
+func (h *Handler) target(ctx context.Context, id uuid.UUID, raw string, ev *event) (apikey.Key, error) {
+	k, err := h.m.Get(ctx, id)
+	if err != nil {
+		return apikey.Key{}, managerError(err, raw)
 	}
 	ev.setKey(k)
-	return http.StatusOK, k, nil
+	return k, nil
 }
 
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
@@ -420,11 +430,10 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	k, err := h.m.Get(ctx, id)
+	k, err := h.target(ctx, id, raw, ev)
 	if err != nil {
-		return 0, nil, managerError(err, raw)
+		return 0, nil, err
 	}
-	ev.setKey(k)
 	ev.active = req.Active
 	if req.Active != nil {
 		if !*req.Active && a.KeyID == id {
@@ -461,11 +470,10 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	k, err := h.m.Get(ctx, id)
+	k, err := h.target(ctx, id, raw, ev)
 	if err != nil {
-		return 0, nil, managerError(err, raw)
+		return 0, nil, err
 	}
-	ev.setKey(k)
 	if a.KeyID == id {
 		return 0, nil, newProblem(http.StatusConflict, CodeSelf, "id", "a key cannot delete itself; use another key")
 	}
