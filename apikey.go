@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -117,9 +116,9 @@ type Options struct {
 
 	// CacheTTL is how long Verify may reuse a key record it read from the
 	// store, so that verifying the same key again within it costs no store
-	// read. Changes made through this Manager (Rename, Activate,
-	// Deactivate, Delete, Roll) take effect on the very next verification
-	// whatever the cache holds; changes made any other way (another
+	// read. Changes made through this Manager (every method that writes:
+	// Create, Clone, Roll, Update, Rename, Activate, Deactivate, Delete)
+	// take effect on the very next verification whatever the cache holds; changes made any other way (another
 	// process, another Manager, direct writes to the store) take effect
 	// within CacheTTL. Expiry is checked on every verification, cached or
 	// not. The cache holds records as the store returns them, with the
@@ -164,9 +163,8 @@ type Manager struct {
 	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
 
-	slowChecks atomic.Int64 // Argon2id computations by Verify, for tests
-	log        *slog.Logger
-	nowFn      func() time.Time
+	log   *slog.Logger
+	nowFn func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -234,9 +232,12 @@ func (m *Manager) Store() Store { return m.store }
 // Prefix returns the token prefix.
 func (m *Manager) Prefix() string { return m.prefix }
 
-// now returns the current time in UTC at microsecond precision, the
-// precision every Store keeps.
-func (m *Manager) now() time.Time { return m.nowFn().UTC().Truncate(time.Microsecond) }
+// Now returns the current time by the Manager's clock (Options.Now), in UTC
+// at microsecond precision, the precision every Store keeps: the time the
+// Manager stamps on the records it writes. Code that checks times against
+// the Manager's, such as a handler refusing an expiry in the past, should
+// read this clock too.
+func (m *Manager) Now() time.Time { return m.nowFn().UTC().Truncate(time.Microsecond) }
 
 // CreateParams describes a new key.
 type CreateParams struct {
@@ -265,7 +266,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Token, error
 			return Key{}, Token{}, err
 		}
 	}
-	now := m.now()
+	now := m.Now()
 	if !p.ExpiresAt.IsZero() {
 		p.ExpiresAt = p.ExpiresAt.UTC().Truncate(time.Microsecond)
 		if !p.ExpiresAt.After(now) {
@@ -329,8 +330,8 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) ([]Key, error) {
 	return ks, nil
 }
 
-// Update changes a key's label and status in one atomic store write and
-// returns the updated record: the non-nil fields of u apply, together or
+// Update changes a key's label, status and expiry in one atomic store write
+// and returns the updated record: the non-nil fields of u apply, together or
 // not at all. The label rules are those of Create. u.ExpiresAt may set an
 // expiry in the future, or remove one with a pointer to the zero time;
 // applications that let clients call Update must decide whether a caller may
@@ -344,7 +345,7 @@ func (m *Manager) Update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 	}
 	if u.ExpiresAt != nil && !u.ExpiresAt.IsZero() {
 		exp := u.ExpiresAt.UTC().Truncate(time.Microsecond)
-		if !exp.After(m.now()) {
+		if !exp.After(m.Now()) {
 			return Key{}, fmt.Errorf("%w: %s is not in the future", ErrInvalidExpiry, exp.Format(time.RFC3339Nano))
 		}
 		u.ExpiresAt = &exp
@@ -405,45 +406,50 @@ func (m *Manager) invalidate(id uuid.UUID) {
 // and expiry as the key with the given ID, recording that ID in ClonedFrom,
 // so that a key that expires cannot be cloned into one that outlives it. The
 // original is untouched and keeps working. The clone is active. A key that
-// has expired cannot be cloned (an error wrapping ErrExpired).
+// has expired cannot be cloned (an error wrapping ErrExpired); an unknown ID
+// gives an error wrapping ErrNotFound.
 func (m *Manager) Clone(ctx context.Context, id uuid.UUID) (Key, Token, error) {
-	src, err := m.source(ctx, id)
-	if err != nil {
-		return Key{}, Token{}, err
-	}
-	return m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.now()})
+	_, k, tok, err := m.cloneOf(ctx, id)
+	return k, tok, err
 }
 
-// source reads the key to clone or roll, which must not have expired.
-func (m *Manager) source(ctx context.Context, id uuid.UUID) (Key, error) {
-	src, err := m.store.Get(ctx, id)
+// cloneOf is the minting step of Clone and Roll: it reads the key id, which
+// must not have expired, and mints its clone. It returns the source record
+// and the clone with its token.
+func (m *Manager) cloneOf(ctx context.Context, id uuid.UUID) (src, clone Key, tok Token, err error) {
+	src, err = m.store.Get(ctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Key{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Key{}, Key{}, Token{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	case err != nil:
-		return Key{}, fmt.Errorf("apikey: reading key %s: %w", id, err)
+		return Key{}, Key{}, Token{}, fmt.Errorf("apikey: reading key %s: %w", id, err)
 	case src.Expired(m.nowFn()):
-		return Key{}, fmt.Errorf("%w: key %s cannot be cloned or rolled", ErrExpired, id)
+		return Key{}, Key{}, Token{}, fmt.Errorf("%w: key %s cannot be cloned or rolled", ErrExpired, id)
 	}
-	return src, nil
+	clone, tok, err = m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.Now()})
+	return src, clone, tok, err
 }
+
+// undoTimeout bounds the store writes that undo a failed Roll.
+const undoTimeout = 10 * time.Second
 
 // Roll clones the key with the given ID and makes the original expire after
 // grace (zero: at once), so that clients can move to the new token. The new
 // key takes the expiry the original had before the roll, if any; an
 // original that already expires sooner than grace keeps its earlier expiry.
 // It returns the new key and its token. A key that has expired cannot be
-// rolled. If the clone is made but the original cannot be updated, Roll
-// returns the clone, its token and the error.
+// rolled (ErrExpired); an unknown ID gives ErrNotFound.
+//
+// Roll is all or nothing. When the original cannot be given its new expiry,
+// Roll puts the original's expiry back as it was (the failed write may have
+// been applied all the same), deletes the clone, whose token nobody has
+// seen, and returns the error. Only if the store fails again while undoing
+// can part of the roll remain; the error then names what is left.
 func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (Key, Token, error) {
 	if grace < 0 {
 		return Key{}, Token{}, fmt.Errorf("apikey: roll grace period %s is negative", grace)
 	}
-	src, err := m.source(ctx, id)
-	if err != nil {
-		return Key{}, Token{}, err
-	}
-	k, tok, err := m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.now()})
+	src, k, tok, err := m.cloneOf(ctx, id)
 	if err != nil {
 		return Key{}, Token{}, err
 	}
@@ -452,9 +458,26 @@ func (m *Manager) Roll(ctx context.Context, id uuid.UUID, grace time.Duration) (
 		exp = src.ExpiresAt
 	}
 	if _, err := m.update(ctx, id, Update{ExpiresAt: &exp}); err != nil {
-		return k, tok, fmt.Errorf("apikey: rolled key %s but could not expire the original: %w", id, err)
+		err = fmt.Errorf("apikey: rolling key %s: setting its expiry: %w", id, err)
+		return Key{}, Token{}, errors.Join(err, m.undoRoll(ctx, src, k.ID))
 	}
 	return k, tok, nil
+}
+
+// undoRoll restores the expiry of the rolled key src and deletes its clone.
+// It gets a context of its own, since the caller's may be what failed, and
+// returns what it could not undo.
+func (m *Manager) undoRoll(ctx context.Context, src Key, clone uuid.UUID) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	var errs []error
+	if _, err := m.update(ctx, src.ID, Update{ExpiresAt: &src.ExpiresAt}); err != nil && !errors.Is(err, ErrNotFound) {
+		errs = append(errs, fmt.Errorf("apikey: key %s may keep the expiry of the failed roll: %w", src.ID, err))
+	}
+	if err := m.Delete(ctx, clone); err != nil && !errors.Is(err, ErrNotFound) {
+		errs = append(errs, fmt.Errorf("apikey: the unused clone %s could not be deleted: %w", clone, err))
+	}
+	return errors.Join(errs...)
 }
 
 // Verify checks a token and returns its key. The error wraps ErrInvalidKey
@@ -593,6 +616,10 @@ func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, se
 	return m.slowMatch(ctx, k, secret)
 }
 
+// testHookSlowMatch runs before each Argon2id computation of a Verify; tests
+// count them with it.
+var testHookSlowMatch = func(*Manager) {}
+
 func (m *Manager) slowMatch(ctx context.Context, k *Key, secret *[secretLen]byte) (bool, error) {
 	select {
 	case m.slow <- struct{}{}:
@@ -600,7 +627,7 @@ func (m *Manager) slowMatch(ctx context.Context, k *Key, secret *[secretLen]byte
 		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, ctx.Err())
 	}
 	defer func() { <-m.slow }()
-	m.slowChecks.Add(1)
+	testHookSlowMatch(m)
 	return m.hasher.matches(k.Digest, secret), nil
 }
 

@@ -13,7 +13,7 @@ func (m *Manager) CacheTestRecord(id uuid.UUID, secret [secretLen]byte, label st
 		return Key{}, err
 	}
 	tok := FormatToken(m.prefix, id, secret)
-	return Key{ID: id, Label: label, Scopes: FullAccess(), Active: true, CreatedAt: m.now(), Hint: hintOf(m.prefix, tok), Digest: d}, nil
+	return Key{ID: id, Label: label, Scopes: FullAccess(), Active: true, CreatedAt: m.Now(), Hint: hintOf(m.prefix, tok), Digest: d}, nil
 }
 
 // CacheTestLen returns how many records and unknown IDs m's cache holds.

@@ -71,7 +71,7 @@ func TestKeyFromContextIsACopyWithoutDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []apikey.Key
-	h := g.RequireScope()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := g.MustRequire()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, ok := apikey.FromContext(r.Context())
 		if !ok {
 			t.Fatal("no key in the context")

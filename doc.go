@@ -57,7 +57,7 @@
 //
 // A [Guard] authenticates requests (Authorization: Bearer or X-API-Key by
 // default) and checks scopes: [Guard.Check] and [Guard.CheckPolicy] decide
-// without writing a response, [Guard.RequireScope] and [Guard.Enforce] wrap
+// without writing a response, [Guard.MustRequire] and [Guard.Enforce] wrap
 // handlers, and handlers read the key with [FromContext]. A [Policy] maps a
 // route table in ServeMux pattern syntax to required scopes, the method
 // choosing read or write and "include" query values adding read

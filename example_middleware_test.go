@@ -43,7 +43,7 @@ func exampleCall(h http.Handler, method, target, token string) {
 	fmt.Printf("%s %s: %d %s", method, target, rec.Code, rec.Body)
 }
 
-func ExampleGuard_RequireScope() {
+func ExampleGuard_MustRequire() {
 	m, err := apikey.NewManager(apikey.Options{Store: memstore.New()})
 	if err != nil {
 		panic(err)
@@ -60,8 +60,8 @@ func ExampleGuard_RequireScope() {
 		fmt.Fprintf(w, "lists for %q\n", k.Label)
 	})
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/lists", guard.RequireScope("lists:read")(showLists))
-	mux.Handle("POST /api/lists", guard.RequireScope("lists:write")(showLists))
+	mux.Handle("GET /api/lists", guard.MustRequire("lists:read")(showLists))
+	mux.Handle("POST /api/lists", guard.MustRequire("lists:write")(showLists))
 
 	exampleCall(mux, "GET", "/api/lists", reader)
 	exampleCall(mux, "POST", "/api/lists", reader)

@@ -1,193 +1,10 @@
 package apikey
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
-
-	"github.com/google/uuid"
 )
-
-// Errors returned by [Guard.Check], [Guard.CheckPolicy] and
-// [Policy.Required], besides Verify's ErrInvalidKey, ErrInactive and
-// ErrExpired. They may be tested against with errors.Is.
-var (
-	// ErrNoCredential means the request carries no API key that any of the
-	// Guard's extractors looks for.
-	ErrNoCredential = errors.New("apikey: request carries no api key")
-	// ErrConflictingCredentials means the request carries two different
-	// credentials: say, an Authorization header and an X-API-Key header
-	// with different tokens, or a header repeated with different values.
-	ErrConflictingCredentials = errors.New("apikey: request carries more than one api key")
-	// ErrInsufficientScope is wrapped by [*InsufficientScopeError].
-	ErrInsufficientScope = errors.New("apikey: key lacks a required scope")
-	// ErrNoRoute means no route of the [Policy] serves the request's path,
-	// or the path is not in the canonical form the router serves.
-	ErrNoRoute = errors.New("apikey: no policy route matches the request")
-	// ErrMethodNotAllowed means the request method is not one the
-	// [Policy] maps to an access level.
-	ErrMethodNotAllowed = errors.New("apikey: request method is not allowed")
-	// ErrInvalidInclude is wrapped by [*IncludeError].
-	ErrInvalidInclude = errors.New("apikey: invalid include parameter")
-)
-
-// InsufficientScopeError is returned for a valid key that lacks some of the
-// scopes a request needs. It wraps [ErrInsufficientScope]. It is not
-// modified once returned, so it is safe for concurrent use.
-type InsufficientScopeError struct {
-	KeyID   uuid.UUID // the key that was refused
-	Missing []Scope   // the required scopes the key does not grant
-}
-
-func (e *InsufficientScopeError) Error() string {
-	return fmt.Sprintf("apikey: key %s lacks scope %s", e.KeyID, joinScopes(e.Missing, ", "))
-}
-
-// Unwrap returns [ErrInsufficientScope].
-func (e *InsufficientScopeError) Unwrap() error { return ErrInsufficientScope }
-
-func joinScopes(s []Scope, sep string) string {
-	var b strings.Builder
-	for i, sc := range s {
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(sc.String())
-	}
-	return b.String()
-}
-
-// Extractor finds the API key in a request. It returns "" and a nil error
-// when the request carries no credential of its kind, and an error when what
-// it carries cannot be used: one wrapping [ErrConflictingCredentials] when it
-// finds two different values, one wrapping [ErrInvalidKey] when the
-// credential is malformed. A Guard treats any other error as ErrInvalidKey.
-// An Extractor must be safe for concurrent use.
-type Extractor func(r *http.Request) (token string, err error)
-
-// BearerToken extracts the token of an "Authorization: Bearer <token>"
-// header (RFC 6750). The scheme is matched without regard to case. An
-// Authorization header with another scheme is not a credential of this kind
-// and gives "". The Bearer scheme with no token gives ErrInvalidKey, and two
-// Authorization headers with different values give
-// ErrConflictingCredentials.
-func BearerToken(r *http.Request) (string, error) {
-	v, err := onlyValue(r.Header["Authorization"], "Authorization header")
-	if err != nil || v == "" {
-		return "", err
-	}
-	tok, ok := parseBearer(v)
-	if !ok {
-		return "", nil
-	}
-	if tok == "" {
-		return "", fmt.Errorf("%w: bearer authorization without a token", ErrInvalidKey)
-	}
-	return tok, nil
-}
-
-// parseBearer returns the token of an Authorization header value, and
-// whether its scheme is Bearer. It does not allocate.
-func parseBearer(v string) (token string, bearer bool) {
-	const scheme = "bearer"
-	v = trimSP(v)
-	if len(v) < len(scheme) || !asciiEqualFold(v[:len(scheme)], scheme) {
-		return "", false
-	}
-	rest := v[len(scheme):]
-	if rest == "" {
-		return "", true
-	}
-	if rest[0] != ' ' && rest[0] != '\t' {
-		return "", false // another scheme, such as "Bearerx"
-	}
-	return trimSP(rest), true
-}
-
-// trimSP trims spaces and tabs, the whitespace of HTTP header syntax.
-func trimSP(s string) string {
-	for s != "" && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	for s != "" && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// asciiEqualFold reports whether s equals the lowercase ASCII word lower,
-// ignoring ASCII case only (strings.EqualFold would also fold some
-// non-ASCII letters onto ASCII ones).
-func asciiEqualFold(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// onlyValue returns the value of a credential that may appear several times,
-// failing with ErrConflictingCredentials when the occurrences differ.
-func onlyValue(vals []string, what string) (string, error) {
-	if len(vals) == 0 {
-		return "", nil
-	}
-	for _, v := range vals[1:] {
-		if v != vals[0] {
-			return "", fmt.Errorf("%w: %d differing values of %s", ErrConflictingCredentials, len(vals), what)
-		}
-	}
-	return vals[0], nil
-}
-
-// HeaderToken returns an Extractor that takes the whole value of the named
-// header as the token, for example "X-API-Key". An empty header gives "";
-// the header repeated with different values gives ErrConflictingCredentials.
-func HeaderToken(name string) Extractor {
-	key := http.CanonicalHeaderKey(name)
-	what := key + " header"
-	return func(r *http.Request) (string, error) {
-		v, err := onlyValue(r.Header[key], what)
-		return trimSP(v), err
-	}
-}
-
-// QueryToken returns an Extractor that reads the token from the named query
-// parameter. Guards never read the query string unless given this
-// extractor: URLs end up in server, proxy and browser logs, so use it only
-// for clients that cannot send headers.
-func QueryToken(param string) Extractor {
-	what := fmt.Sprintf("query parameter %q", param)
-	return func(r *http.Request) (string, error) {
-		return onlyValue(r.URL.Query()[param], what)
-	}
-}
-
-// CookieToken returns an Extractor that reads the token from the named
-// cookie. Guards never read cookies unless given this extractor: browsers
-// send cookies on cross-site requests, so an API authenticated by cookie
-// needs protection against cross-site request forgery.
-func CookieToken(name string) Extractor {
-	what := fmt.Sprintf("cookie %q", name)
-	return func(r *http.Request) (string, error) {
-		cs := r.CookiesNamed(name)
-		vals := make([]string, len(cs))
-		for i, c := range cs {
-			vals[i] = c.Value
-		}
-		return onlyValue(vals, what)
-	}
-}
 
 // DefaultRealm is the realm of a Guard's challenges when
 // GuardOptions.Realm is empty.
@@ -217,7 +34,7 @@ type GuardOptions struct {
 
 // Guard authenticates HTTP requests by API key and checks their scopes. Its
 // Check and CheckPolicy methods decide without writing a response, for tests,
-// gRPC gateways and custom middleware; RequireScope, Require and Enforce
+// gRPC gateways and custom middleware; MustRequire, Require and Enforce
 // wrap handlers with them. A Guard is immutable and safe for concurrent use.
 type Guard struct {
 	m          *Manager
@@ -363,15 +180,15 @@ func (g *Guard) Require(scopes ...string) (func(http.Handler) http.Handler, erro
 	}, nil
 }
 
-// RequireScope is like Require but panics if a scope is invalid. It is for
-// scope literals in route setup, where an invalid scope is a programming
-// error:
+// MustRequire is like Require but panics, with Require's error (a
+// [*ScopeError]), if a scope is invalid. It is for scope literals in route
+// setup, where an invalid scope is a programming error:
 //
-//	mux.Handle("GET /api/lists", guard.RequireScope("lists:read")(listsHandler))
-func (g *Guard) RequireScope(scopes ...string) func(http.Handler) http.Handler {
+//	mux.Handle("GET /api/lists", guard.MustRequire("lists:read")(listsHandler))
+func (g *Guard) MustRequire(scopes ...string) func(http.Handler) http.Handler {
 	mw, err := g.Require(scopes...)
 	if err != nil {
-		panic("apikey: RequireScope: " + strings.TrimPrefix(err.Error(), "apikey: "))
+		panic(err)
 	}
 	return mw
 }
@@ -428,140 +245,4 @@ func (g *Guard) wrap(next http.Handler, check func(*http.Request) (*Key, error))
 		}
 		next.ServeHTTP(w, r.WithContext(newRefContext(r.Context(), k)))
 	})
-}
-
-// errorBody is the JSON body of an error response.
-type errorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description"`
-	Scope       string `json:"scope,omitempty"`
-}
-
-func (b errorBody) marshal() []byte {
-	out, err := json.Marshal(b)
-	if err != nil {
-		panic(err) // a struct of strings always marshals
-	}
-	return append(out, '\n')
-}
-
-// The fixed bodies. bodyInvalidKey is the one body for every key that does
-// not verify, whatever the reason.
-var (
-	bodyNoCredential = errorBody{Error: "unauthorized", Description: "an API key is required"}.marshal()
-	bodyInvalidKey   = errorBody{Error: "invalid_token", Description: "the API key is not valid"}.marshal()
-	bodyConflicting  = errorBody{Error: "invalid_request", Description: "the request carries more than one API key"}.marshal()
-	bodyNoRoute      = errorBody{Error: "not_found", Description: "no route matches the request"}.marshal()
-	bodyMethod       = errorBody{Error: "method_not_allowed", Description: "the request method is not allowed"}.marshal()
-	bodyUnavailable  = errorBody{Error: "temporarily_unavailable", Description: "the API key could not be checked; try again later"}.marshal()
-)
-
-// allowedMethods is the Allow header of a 405 answer: the methods a
-// [Policy] maps to an access level.
-const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
-
-// maxEchoLen bounds how much of an offending include value an error body
-// repeats.
-const maxEchoLen = 64
-
-// ErrorStatus returns the HTTP status code WriteError answers err with:
-//
-//   - 401 for ErrNoCredential, ErrInvalidKey, ErrInactive and ErrExpired;
-//   - 403 for ErrInsufficientScope;
-//   - 400 for ErrConflictingCredentials and ErrInvalidInclude;
-//   - 404 for ErrNoRoute and 405 for ErrMethodNotAllowed;
-//   - 503 for any other error, a failure of the store: never a pass.
-func ErrorStatus(err error) int {
-	switch {
-	case errors.Is(err, ErrNoCredential),
-		errors.Is(err, ErrInvalidKey), errors.Is(err, ErrInactive), errors.Is(err, ErrExpired):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrInsufficientScope):
-		return http.StatusForbidden
-	case errors.Is(err, ErrConflictingCredentials), errors.Is(err, ErrInvalidInclude):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrNoRoute):
-		return http.StatusNotFound
-	case errors.Is(err, ErrMethodNotAllowed):
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusServiceUnavailable
-}
-
-// WriteError answers a refused request with the status [ErrorStatus] gives
-// for err, a small JSON object {"error": ..., "error_description": ...} and
-// Cache-Control: no-store. It is the default ErrorHandler of a Guard, and a
-// custom one may call it after logging. It never writes err.Error().
-//
-// Following RFC 6750, a 401 carries the challenge
-// `WWW-Authenticate: Bearer realm="<realm>"`, with `error="invalid_token"`
-// added when a key was given; the answer is byte-identical for malformed,
-// unknown, wrong-secret, inactive and expired keys. A 403 carries
-// `error="insufficient_scope"` and `scope="..."` naming the missing scopes,
-// which the body's "scope" member repeats. Two credentials in one request
-// get 400 with `error="invalid_request"`. A 405 carries an Allow header.
-// realm should be printable ASCII without '"' or '\'; other bytes are
-// escaped or dropped.
-func WriteError(w http.ResponseWriter, realm string, err error) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	status := ErrorStatus(err)
-	var body []byte
-	switch status {
-	case http.StatusUnauthorized:
-		if errors.Is(err, ErrNoCredential) {
-			h.Set("WWW-Authenticate", challenge(realm, ""))
-			body = bodyNoCredential
-		} else {
-			h.Set("WWW-Authenticate", challenge(realm, `error="invalid_token"`))
-			body = bodyInvalidKey
-		}
-	case http.StatusForbidden:
-		var missing string
-		if se := (*InsufficientScopeError)(nil); errors.As(err, &se) {
-			missing = joinScopes(se.Missing, " ")
-		}
-		h.Set("WWW-Authenticate", challenge(realm, `error="insufficient_scope", scope="`+missing+`"`))
-		body = errorBody{Error: "insufficient_scope", Description: "the API key lacks a required scope", Scope: missing}.marshal()
-	case http.StatusBadRequest:
-		if ie := (*IncludeError)(nil); errors.As(err, &ie) {
-			body = errorBody{Error: "invalid_request", Description: ie.clientDescription()}.marshal()
-		} else {
-			h.Set("WWW-Authenticate", challenge(realm, `error="invalid_request"`))
-			body = bodyConflicting
-		}
-	case http.StatusNotFound:
-		body = bodyNoRoute
-	case http.StatusMethodNotAllowed:
-		h.Set("Allow", allowedMethods)
-		body = bodyMethod
-	default:
-		body = bodyUnavailable
-	}
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// challenge returns a Bearer challenge for realm with optional extra
-// parameters, escaping the realm as an HTTP quoted-string.
-func challenge(realm, params string) string {
-	var b strings.Builder
-	b.WriteString(`Bearer realm="`)
-	for i := 0; i < len(realm); i++ {
-		switch c := realm[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c >= 0x20 && c <= 0x7e:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	if params != "" {
-		b.WriteString(", ")
-		b.WriteString(params)
-	}
-	return b.String()
 }

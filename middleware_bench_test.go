@@ -16,10 +16,10 @@ var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 })
 
-// BenchmarkRequireScope serves one request with a valid key (memstore)
-// through httptest.NewRecorder, bare and behind RequireScope. The cost of
+// BenchmarkMustRequire serves one request with a valid key (memstore)
+// through httptest.NewRecorder, bare and behind MustRequire. The cost of
 // the middleware is the difference of the two.
-func BenchmarkRequireScope(b *testing.B) {
+func BenchmarkMustRequire(b *testing.B) {
 	token, m := apikeytest.NewKey(b, "lists:read")
 	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
 	if err != nil {
@@ -39,10 +39,10 @@ func BenchmarkRequireScope(b *testing.B) {
 		}
 	}
 	b.Run("bare", func(b *testing.B) { run(b, okHandler) })
-	b.Run("guarded", func(b *testing.B) { run(b, g.RequireScope("lists:read")(okHandler)) })
+	b.Run("guarded", func(b *testing.B) { run(b, g.MustRequire("lists:read")(okHandler)) })
 }
 
-// BenchmarkEnforce is BenchmarkRequireScope for a Policy with a wildcard
+// BenchmarkEnforce is BenchmarkMustRequire for a Policy with a wildcard
 // route and an include, in front of a ServeMux.
 func BenchmarkEnforce(b *testing.B) {
 	token, m := apikeytest.NewKey(b, "profiles:read,lists:read")

@@ -93,9 +93,9 @@ func responseOf(rec *httptest.ResponseRecorder) response {
 	}
 }
 
-// TestRequireScopeResponses is the table of every answer RequireScope
+// TestMustRequireResponses is the table of every answer MustRequire
 // gives: status, headers and body.
-func TestRequireScopeResponses(t *testing.T) {
+func TestMustRequireResponses(t *testing.T) {
 	clk := newClock()
 	store := memstore.New()
 	m := apikeytest.NewManager(t, apikey.Options{Store: store, Now: clk.Now})
@@ -283,7 +283,7 @@ func TestInvalidKeysAnsweredAlike(t *testing.T) {
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
-		g.RequireScope("lists:read")(&reached{}).ServeHTTP(rec, req)
+		g.MustRequire("lists:read")(&reached{}).ServeHTTP(rec, req)
 		return rec.Code, rec.Result().Header, rec.Body.String()
 	}
 	wantCode, wantHdr, wantBody := serve(g, "sk_malformed")
@@ -381,7 +381,7 @@ func TestFromContext(t *testing.T) {
 	req := httptest.NewRequest("GET", "/", nil)
 	req.Header.Set("X-API-Key", tok)
 	rec := httptest.NewRecorder()
-	g.RequireScope("lists:read")(h).ServeHTTP(rec, req)
+	g.MustRequire("lists:read")(h).ServeHTTP(rec, req)
 	if rec.Code != 200 || h.count() != 1 {
 		t.Fatalf("status %d, handler reached %d times", rec.Code, h.count())
 	}
@@ -418,11 +418,11 @@ func TestRequireRejectsBadScopes(t *testing.T) {
 			}
 			defer func() {
 				v := recover()
-				if s, _ := v.(string); !strings.Contains(s, tc.wantMsg) {
-					t.Errorf("RequireScope(%q) panicked with %v, want a message mentioning %s", tc.scope, v, tc.wantMsg)
+				if err, _ := v.(error); !errors.Is(err, apikey.ErrInvalidScope) || !strings.Contains(err.Error(), tc.wantMsg) {
+					t.Errorf("MustRequire(%q) panicked with %v, want a message mentioning %s", tc.scope, v, tc.wantMsg)
 				}
 			}()
-			g.RequireScope(tc.scope)
+			g.MustRequire(tc.scope)
 		})
 	}
 	if _, err := g.Require("*:read", "lists:write"); err != nil {
@@ -459,7 +459,7 @@ func TestGuardOptions(t *testing.T) {
 	t.Run("Realm", func(t *testing.T) {
 		g := mustGuard(t, m, apikey.GuardOptions{Realm: "shop admin"})
 		rec := httptest.NewRecorder()
-		g.RequireScope("lists:read")(&reached{}).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		g.MustRequire("lists:read")(&reached{}).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		if got, want := rec.Header().Get("WWW-Authenticate"), `Bearer realm="shop admin"`; got != want {
 			t.Errorf("WWW-Authenticate = %q, want %q", got, want)
 		}
@@ -475,7 +475,7 @@ func TestGuardOptions(t *testing.T) {
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest("GET", target, nil)
 			req.Header.Set("Authorization", "Bearer "+tok) // not consulted: not listed
-			g.RequireScope("lists:read")(&reached{}).ServeHTTP(rec, req)
+			g.MustRequire("lists:read")(&reached{}).ServeHTTP(rec, req)
 			if rec.Code != want {
 				t.Errorf("%s: status %d, want %d", target, rec.Code, want)
 			}
@@ -491,7 +491,7 @@ func TestGuardOptions(t *testing.T) {
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest("GET", "/", nil)
 			req.Header.Set("Cookie", cookie)
-			g.RequireScope("lists:read")(&reached{}).ServeHTTP(rec, req)
+			g.MustRequire("lists:read")(&reached{}).ServeHTTP(rec, req)
 			if rec.Code != want {
 				t.Errorf("cookie %q: status %d, want %d", cookie, rec.Code, want)
 			}
@@ -516,7 +516,7 @@ func TestGuardOptions(t *testing.T) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/", nil)
 		req.Header.Set("X-API-Key", tok)
-		g.RequireScope("lists:write")(&reached{}).ServeHTTP(rec, req)
+		g.MustRequire("lists:write")(&reached{}).ServeHTTP(rec, req)
 		if rec.Code != 403 || rec.Body.String() != "go away" || !errors.Is(gotErr, apikey.ErrInsufficientScope) {
 			t.Errorf("got %d %q with error %v, want 403 from the custom handler", rec.Code, rec.Body, gotErr)
 		}
@@ -570,9 +570,9 @@ func TestEveryHashVerifies(t *testing.T) {
 	}
 }
 
-// TestRequireScopeThroughServer runs the middleware on a real ServeMux
+// TestMustRequireThroughServer runs the middleware on a real ServeMux
 // behind httptest.Server, with a real client.
-func TestRequireScopeThroughServer(t *testing.T) {
+func TestMustRequireThroughServer(t *testing.T) {
 	m := apikeytest.NewManager(t, apikey.Options{})
 	_, readTok := mustCreate(t, m, "lists:read", time.Time{})
 	_, writeTok := mustCreate(t, m, "lists:write", time.Time{})
@@ -580,8 +580,8 @@ func TestRequireScopeThroughServer(t *testing.T) {
 	mux := http.NewServeMux()
 	list := &reached{}
 	create := &reached{}
-	mux.Handle("GET /api/lists", g.RequireScope("lists:read")(list))
-	mux.Handle("POST /api/lists", g.RequireScope("lists:write")(create))
+	mux.Handle("GET /api/lists", g.MustRequire("lists:read")(list))
+	mux.Handle("POST /api/lists", g.MustRequire("lists:write")(create))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 

@@ -121,7 +121,7 @@ func compileRoute(c *Catalog, rt Route) (*policyRoute, error) {
 		return nil, fmt.Errorf("apikey: policy route %q has no resource", rt.Pattern)
 	}
 	if !c.Has(rt.Resource) {
-		return nil, fmt.Errorf("apikey: policy route %q: %w", rt.Pattern, unknownResource(c, rt.Resource))
+		return nil, c.unknown(fmt.Sprintf("policy route %q: ", rt.Pattern), "", rt.Resource)
 	}
 	if len(rt.Includes) > maxIncludeValues {
 		return nil, fmt.Errorf("apikey: policy route %q has %d includes, more than %d", rt.Pattern, len(rt.Includes), maxIncludeValues)
@@ -131,7 +131,7 @@ func compileRoute(c *Catalog, rt Route) (*policyRoute, error) {
 		case inc == AllResources:
 			return nil, fmt.Errorf("apikey: policy route %q: include %q is not a resource", rt.Pattern, inc)
 		case !c.Has(inc):
-			return nil, fmt.Errorf("apikey: policy route %q: include: %w", rt.Pattern, unknownResource(c, inc))
+			return nil, c.unknown(fmt.Sprintf("policy route %q: include: ", rt.Pattern), "", inc)
 		}
 		for _, prev := range rt.Includes[:i] {
 			if prev == inc {
@@ -144,14 +144,6 @@ func compileRoute(c *Catalog, rt Route) (*policyRoute, error) {
 		return nil, fmt.Errorf("apikey: policy route %q: invalid pattern: %w", rt.Pattern, err)
 	}
 	return pr, nil
-}
-
-func unknownResource(c *Catalog, resource string) error {
-	msg := fmt.Sprintf("unknown resource %q", resource)
-	if s := c.closest(resource); s != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	return errors.New(msg)
 }
 
 // register adds pr to mux, turning ServeMux's panic on an invalid or
@@ -245,38 +237,6 @@ outer:
 		buf = append(buf, Scope{Resource: res, Access: Read})
 	}
 	return buf, nil
-}
-
-// IncludeError reports an include parameter a route does not accept. It
-// wraps [ErrInvalidInclude]. It is not modified once returned, so it is safe
-// for concurrent use.
-type IncludeError struct {
-	Route  string // the pattern of the matched route
-	Value  string // the offending value, or "" when the parameter as a whole is wrong
-	Reason string // what is wrong, in words fit for the client
-}
-
-func (e *IncludeError) Error() string {
-	if e.Value == "" {
-		return fmt.Sprintf("apikey: route %q: include parameter %s", e.Route, e.Reason)
-	}
-	return fmt.Sprintf("apikey: route %q: include %q %s", e.Route, e.Value, e.Reason)
-}
-
-// Unwrap returns [ErrInvalidInclude].
-func (e *IncludeError) Unwrap() error { return ErrInvalidInclude }
-
-// clientDescription names the problem for the client, repeating at most
-// maxEchoLen bytes of the value.
-func (e *IncludeError) clientDescription() string {
-	if e.Value == "" {
-		return "include parameter " + e.Reason
-	}
-	v := e.Value
-	if len(v) > maxEchoLen {
-		v = v[:maxEchoLen] + "..."
-	}
-	return `include "` + v + `" ` + e.Reason
 }
 
 // parseIncludes appends to dst every value of the include parameter in

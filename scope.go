@@ -32,7 +32,7 @@ func (a Access) String() string {
 }
 
 // ParseAccess parses "none", "read", "write" or "full" (a synonym for
-// write). Any other input is an error wrapping [ErrInvalidScope].
+// write). Any other input is a [*ScopeError].
 func ParseAccess(s string) (Access, error) {
 	switch s {
 	case "none":
@@ -42,7 +42,7 @@ func ParseAccess(s string) (Access, error) {
 	case "write", "full":
 		return Write, nil
 	}
-	return None, fmt.Errorf("%w: access %q is not none, read, write or full", ErrInvalidScope, s)
+	return None, &ScopeError{Reason: fmt.Sprintf("access %q is not none, read, write or full", s)}
 }
 
 // AllResources is the resource name that stands for every resource, including
@@ -104,25 +104,6 @@ func checkResource(res string) error {
 	return nil
 }
 
-// ScopeError describes a scope token that could not be parsed or is not in
-// the application's [Catalog]. It wraps [ErrInvalidScope].
-type ScopeError struct {
-	Token      string // the offending token, as given
-	Reason     string // what is wrong with it
-	Suggestion string // a close valid resource, when there is one
-}
-
-func (e *ScopeError) Error() string {
-	msg := fmt.Sprintf("apikey: invalid scope %q: %s", e.Token, e.Reason)
-	if e.Suggestion != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", e.Suggestion)
-	}
-	return msg
-}
-
-// Unwrap returns [ErrInvalidScope].
-func (e *ScopeError) Unwrap() error { return ErrInvalidScope }
-
 // Scopes is an immutable, canonical set of grants. The zero value grants
 // nothing and reports IsZero; [Manager.Create] reads a zero Scopes as "not
 // given" and grants full access.
@@ -141,6 +122,32 @@ func FullAccess() Scopes { return Scopes{all: Write} }
 // ReadOnly returns the scope set "*:read": read access to every resource,
 // including resources added later.
 func ReadOnly() Scopes { return Scopes{all: Read} }
+
+// The names of the preset scope sets, as [ParseScopesOrPreset] reads them
+// and as a settings form or a command line offers them.
+const (
+	PresetFull     = "full"      // FullAccess: "*:write"
+	PresetReadOnly = "read-only" // ReadOnly: "*:read"
+)
+
+// ParseScopesOrPreset parses the way people choose a key's access: the
+// preset [PresetFull] or [PresetReadOnly], or a comma-separated scope list
+// read by [ParseScopes]. Spaces around s are ignored. Every error is a
+// [*ScopeError]; for empty input its reason lists the accepted forms. Like
+// ParseScopes it checks syntax only: [Manager.Create] checks the resources
+// against the Manager's [Catalog].
+func ParseScopesOrPreset(s string) (Scopes, error) {
+	switch strings.TrimSpace(s) {
+	case PresetFull:
+		return FullAccess(), nil
+	case PresetReadOnly:
+		return ReadOnly(), nil
+	case "":
+		return Scopes{}, &ScopeError{Reason: `no scopes given: want "` + PresetFull + `", "` + PresetReadOnly +
+			`" or a comma-separated list such as "campaigns:read,lists:write"`}
+	}
+	return ParseScopes(s)
+}
 
 // NewScopes builds a canonical set from individual grants. Duplicates are
 // merged (the highest access wins) and grants already covered by a "*" grant
@@ -188,25 +195,30 @@ func NewScopes(grants ...Scope) (Scopes, error) {
 			Reason: fmt.Sprintf("conflicts with %q: a wildcard grant cannot exclude a resource", Scope{AllResources, s.all}.String())}
 	}
 	if s.IsZero() {
-		return Scopes{}, fmt.Errorf("%w: scope list %q grants no access", ErrInvalidScope, grantsString(grants))
+		return Scopes{}, &ScopeError{Reason: fmt.Sprintf("scope list %q grants no access", joinScopes(grants, ","))}
 	}
 	return s, nil
 }
 
-// grantsString writes grants as a scope list, for error messages.
-func grantsString(grants []Scope) string {
-	parts := make([]string, len(grants))
-	for i, g := range grants {
-		parts[i] = g.String()
+// joinScopes writes scopes separated by sep, for error messages and
+// challenges.
+func joinScopes(s []Scope, sep string) string {
+	var b strings.Builder
+	for i, sc := range s {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(sc.String())
 	}
-	return strings.Join(parts, ",")
+	return b.String()
 }
 
 // ParseScopes parses a comma-separated scope list such as
 // "campaigns:read,lists:write" into a canonical set. Spaces around tokens are
 // ignored; duplicates are merged and the highest access wins. An empty list,
-// an empty token or a list that grants nothing is an error wrapping
-// [ErrInvalidScope]; a bad token gives a [*ScopeError] naming it.
+// an empty token or a list that grants nothing is an error, as is a bad
+// token. Every error is a [*ScopeError] wrapping [ErrInvalidScope], naming
+// the bad token if there is one.
 //
 // ParseScopes checks syntax only; use [Catalog.ParseScopes] to also check
 // resource names against the application's resources.
@@ -219,17 +231,17 @@ const maxScopeTokens = 256
 
 func parseScopes(list string, c *Catalog) (Scopes, error) {
 	if strings.TrimSpace(list) == "" {
-		return Scopes{}, fmt.Errorf("%w: scope list is empty", ErrInvalidScope)
+		return Scopes{}, &ScopeError{Reason: "scope list is empty"}
 	}
 	n := strings.Count(list, ",") + 1
 	if n > maxScopeTokens {
-		return Scopes{}, fmt.Errorf("%w: scope list has %d tokens, more than %d", ErrInvalidScope, n, maxScopeTokens)
+		return Scopes{}, &ScopeError{Reason: fmt.Sprintf("scope list has %d tokens, more than %d", n, maxScopeTokens)}
 	}
 	grants := make([]Scope, 0, n)
 	for tok := range strings.SplitSeq(list, ",") {
 		tok = strings.TrimSpace(tok)
 		if tok == "" {
-			return Scopes{}, fmt.Errorf("%w: scope list %q has an empty token", ErrInvalidScope, list)
+			return Scopes{}, &ScopeError{Reason: fmt.Sprintf("scope list %q has an empty token", list)}
 		}
 		g, err := ParseScope(tok)
 		if err != nil {
@@ -421,7 +433,14 @@ func (c *Catalog) check(token, resource string) error {
 	if c.Has(resource) {
 		return nil
 	}
-	return &ScopeError{Token: token, Reason: fmt.Sprintf("unknown resource %q", resource), Suggestion: c.closest(resource)}
+	return c.unknown("", token, resource)
+}
+
+// unknown returns the error for resource, which is not in the catalog: the
+// reason, after context, names it and the suggestion is its closest
+// neighbour in the catalog.
+func (c *Catalog) unknown(context, token, resource string) *ScopeError {
+	return &ScopeError{Token: token, Reason: fmt.Sprintf("%sunknown resource %q", context, resource), Suggestion: c.closest(resource)}
 }
 
 // closest returns the catalog resource nearest to r by edit distance, if it

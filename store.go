@@ -2,42 +2,9 @@ package apikey
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/google/uuid"
-)
-
-// Errors returned by keyscope. They may be tested against with [errors.Is];
-// returned errors often wrap them with more detail.
-var (
-	// ErrInvalidKey is returned by Verify for a token that is malformed,
-	// names an unknown key, or carries the wrong secret. It is one error for
-	// all three so that a caller cannot tell them apart.
-	ErrInvalidKey = errors.New("apikey: invalid key")
-	// ErrInactive is returned by Verify for a valid token of a deactivated
-	// key. It is only returned once the secret has been checked.
-	ErrInactive = errors.New("apikey: key is inactive")
-	// ErrExpired is returned by Verify for a valid token of a key whose
-	// expiry has passed. It is only returned once the secret has been checked.
-	ErrExpired = errors.New("apikey: key has expired")
-	// ErrNotFound is returned by Store and Manager methods that name a key ID
-	// the store does not hold.
-	ErrNotFound = errors.New("apikey: key not found")
-	// ErrDuplicateID is returned by Store.Create for an ID already stored.
-	ErrDuplicateID = errors.New("apikey: duplicate key id")
-	// ErrInvalidScope is wrapped by every scope parsing and validation error.
-	ErrInvalidScope = errors.New("apikey: invalid scope")
-	// ErrInvalidLabel is wrapped by errors for labels that are empty, too
-	// long or not valid UTF-8.
-	ErrInvalidLabel = errors.New("apikey: invalid label")
-	// ErrInvalidExpiry is wrapped by errors for an expiry that is not in
-	// the future.
-	ErrInvalidExpiry = errors.New("apikey: invalid expiry")
-	// ErrClosed is wrapped by the errors of a Store's methods after the
-	// Store was closed. (A closed Manager keeps working; it only stops
-	// recording key use.)
-	ErrClosed = errors.New("apikey: closed")
 )
 
 // Store persists key records. keyscope ships memstore (in memory) and

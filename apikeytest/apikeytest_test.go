@@ -66,7 +66,7 @@ func TestWithKey(t *testing.T) {
 	if _, ok := apikey.FromContext(r.Context()); ok {
 		t.Error("WithKey changed the original request")
 	}
-	// A handler behind RequireScope sees the same kind of key.
+	// A handler behind MustRequire sees the same kind of key.
 	var seen apikey.Key
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen, _ = apikey.FromContext(r.Context()) })
 	h.ServeHTTP(httptest.NewRecorder(), r2)

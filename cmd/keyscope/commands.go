@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/internal/scopearg"
 )
 
 // errNotVerified is returned by verify for a token that does not verify,
@@ -28,7 +27,7 @@ later. The token is printed to standard output once: store it now.
 create makes the database if it does not exist.`,
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.StringVar(&o.label, "label", "", "what the key is for (required)")
-			fs.StringVar(&o.scopes, "scopes", scopearg.Full, "`scopes`: full, read-only or a list such as campaigns:read,lists:write")
+			fs.StringVar(&o.scopes, "scopes", apikey.PresetFull, "`scopes`: full, read-only or a list such as campaigns:read,lists:write")
 		},
 		nargs:  [2]int{0, 0},
 		create: true,
@@ -119,7 +118,7 @@ func runCreate(c *cli, x *cmdCtx) error {
 	if x.opts.label == "" {
 		return usagef("--label is required")
 	}
-	scopes, err := scopearg.Parse(x.opts.scopes)
+	scopes, err := apikey.ParseScopesOrPreset(x.opts.scopes)
 	if err != nil {
 		return usagef("--scopes: %s", scopeMessage(err))
 	}
@@ -251,16 +250,8 @@ func runRoll(c *cli, x *cmdCtx) error {
 	if err != nil {
 		return err
 	}
-	k, tok, err := m.Roll(x.ctx, id, grace)
+	k, tok, err := m.Roll(x.ctx, id, grace) // all or nothing: a failed roll leaves no new key
 	if err != nil {
-		if !tok.IsZero() {
-			// The new key exists but the original could not be set to
-			// expire: remove the new key, which nobody else will ever
-			// see, so that the operator can simply retry.
-			if derr := m.Delete(x.ctx, k.ID); derr != nil {
-				err = errors.Join(err, fmt.Errorf("and could not delete the new key %s: %w", k.ID, derr))
-			}
-		}
 		return err
 	}
 	if err := c.printNewKey(x, "Rolled "+id.String()+" to", k, tok); err != nil {

@@ -5,28 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/internal/scopearg"
+	"github.com/keyscope/apikey/keyapi"
 )
-
-// newKeyJSON is the JSON of a new key: the record and, once, the token, as
-// the management API sends it.
-type newKeyJSON struct {
-	apikey.Key
-	Token string `json:"token"`
-}
 
 // printNewKey prints a new key and its token to stdout, and the reminder to
 // store the token to stderr.
 func (c *cli) printNewKey(x *cmdCtx, verb string, k apikey.Key, tok apikey.Token) error {
 	if x.opts.json {
-		if err := c.printJSON(newKeyJSON{k, tok.Reveal()}); err != nil {
+		if err := c.printJSON(keyapi.NewKey{Key: k, Token: tok.Reveal()}); err != nil {
 			return err
 		}
 	} else {
@@ -126,13 +118,8 @@ func displayLabel(label string, max int) string {
 
 // scopeMessage describes a scope error for the command line.
 func scopeMessage(err error) string {
-	var se *apikey.ScopeError
-	if errors.As(err, &se) {
-		msg := fmt.Sprintf("scope %q is invalid: %s", se.Token, se.Reason)
-		if se.Suggestion != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", se.Suggestion)
-		}
-		return msg
+	if se := (*apikey.ScopeError)(nil); errors.As(err, &se) {
+		return se.Detail()
 	}
-	return "want " + strings.TrimSpace(scopearg.Usage)
+	return err.Error()
 }

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/sqlitestore"
 )
 
@@ -142,11 +142,11 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 		return nil, err
 	}
 	api := newDataAPI()
-	keys, err := admin.NewHandler(m, admin.Options{Logger: logger})
+	keys, err := keyapi.NewHandler(m, keyapi.Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	authenticated, err := guard.Require() // any valid key; admin checks keys:read / keys:write
+	authenticated, err := guard.Require() // any valid key; keyapi checks keys:read / keys:write
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
 )
 
@@ -34,7 +34,7 @@ type env struct {
 }
 
 type envOptions struct {
-	admin   admin.Options
+	api     keyapi.Options
 	catalog *apikey.Catalog
 }
 
@@ -47,10 +47,10 @@ func newEnv(t *testing.T, o envOptions) *env {
 	}
 	t.Cleanup(func() { m.Close() })
 	buf := &syncBuffer{}
-	if o.admin.Logger == nil {
-		o.admin.Logger = slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if o.api.Logger == nil {
+		o.api.Logger = slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h, err := admin.NewHandler(m, o.admin)
+	h, err := keyapi.NewHandler(m, o.api)
 	if err != nil {
 		t.Fatal(err)
 	}

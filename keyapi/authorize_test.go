@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 )
 
 func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
@@ -17,18 +17,18 @@ func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
 	target, _ := e.mint("target", "lists:read")
 	id := target.ID.String()
 	ops := []struct {
-		op           admin.Operation
+		op           keyapi.Operation
 		method, path string
 		body         string
 		status       int // when allowed
 	}{
-		{admin.OpList, "GET", "/", "", 200},
-		{admin.OpGet, "GET", "/" + id, "", 200},
-		{admin.OpCreate, "POST", "/", `{"label":"x","scopes":"lists:read"}`, 201},
-		{admin.OpUpdate, "PATCH", "/" + id, `{"label":"renamed"}`, 200},
-		{admin.OpClone, "POST", "/" + id + "/clone", "", 201},
-		{admin.OpRoll, "POST", "/" + id + "/roll", `{"grace":"1h"}`, 201},
-		{admin.OpDelete, "DELETE", "/" + id, "", 204},
+		{keyapi.OpList, "GET", "/", "", 200},
+		{keyapi.OpGet, "GET", "/" + id, "", 200},
+		{keyapi.OpCreate, "POST", "/", `{"label":"x","scopes":"lists:read"}`, 201},
+		{keyapi.OpUpdate, "PATCH", "/" + id, `{"label":"renamed"}`, 200},
+		{keyapi.OpClone, "POST", "/" + id + "/clone", "", 201},
+		{keyapi.OpRoll, "POST", "/" + id + "/roll", `{"grace":"1h"}`, 201},
+		{keyapi.OpDelete, "DELETE", "/" + id, "", 204},
 	}
 	_, readTok := e.mint("reader", "keys:read,lists:read")
 	_, noneTok := e.mint("unrelated", "lists:write")
@@ -65,21 +65,21 @@ func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
 // roleAuthorizer lets users with the owner or admin role manage keys, with
 // full access to delegate; it reads the role from a header a trusted proxy
 // would set.
-func roleAuthorizer(r *http.Request, op admin.Operation) (admin.Actor, error) {
+func roleAuthorizer(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
 	switch role := r.Header.Get("X-Role"); role {
 	case "owner", "admin":
-		return admin.Actor{Name: "user:" + r.Header.Get("X-User"), Scopes: apikey.FullAccess()}, nil
+		return keyapi.Actor{Name: "user:" + r.Header.Get("X-User"), Scopes: apikey.FullAccess()}, nil
 	case "":
-		return admin.Actor{}, admin.ErrUnauthenticated
+		return keyapi.Actor{}, keyapi.ErrUnauthenticated
 	case "broken":
-		return admin.Actor{}, errors.New("session store timeout for user alice")
+		return keyapi.Actor{}, errors.New("session store timeout for user alice")
 	default:
-		return admin.Actor{}, &admin.AccessError{Err: admin.ErrForbidden, Detail: "only owners and admins may manage keys"}
+		return keyapi.Actor{}, &keyapi.AccessError{Err: keyapi.ErrForbidden, Detail: "only owners and admins may manage keys"}
 	}
 }
 
 func TestCustomAuthorizer(t *testing.T) {
-	e := newEnv(t, envOptions{admin: admin.Options{Authorize: roleAuthorizer}})
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: roleAuthorizer}})
 	tests := []struct {
 		role      string
 		status    int
@@ -150,22 +150,22 @@ func TestNoEscalation(t *testing.T) {
 	}
 	// actorFixed trusts any caller, with the scopes in X-Scopes and the
 	// expiry in X-Expires (absent: never).
-	actorFixed := func(r *http.Request, op admin.Operation) (admin.Actor, error) {
+	actorFixed := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
 		s, err := apikey.ParseScopes(r.Header.Get("X-Scopes"))
 		if err != nil {
-			return admin.Actor{}, admin.ErrForbidden
+			return keyapi.Actor{}, keyapi.ErrForbidden
 		}
-		a := admin.Actor{Name: "user", Scopes: s}
+		a := keyapi.Actor{Name: "user", Scopes: s}
 		if v := r.Header.Get("X-Expires"); v != "" {
 			if a.ExpiresAt, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return admin.Actor{}, admin.ErrForbidden
+				return keyapi.Actor{}, keyapi.ErrForbidden
 			}
 		}
 		return a, nil
 	}
 	authorizers := []struct {
 		name string
-		fn   admin.Authorizer
+		fn   keyapi.Authorizer
 	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}}
 	for _, authz := range authorizers {
 		for _, tc := range tests {
@@ -175,7 +175,7 @@ func TestNoEscalation(t *testing.T) {
 					continue // only create has a default
 				}
 				t.Run(name, func(t *testing.T) {
-					e := newEnv(t, envOptions{admin: admin.Options{Authorize: authz.fn}})
+					e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authz.fn}})
 					_, actorTok := e.mint("actor", tc.actor)
 					var target apikey.Key
 					if op != "create" {
@@ -271,7 +271,7 @@ func TestNoEscalation(t *testing.T) {
 			}
 			for _, op := range strings.Fields(tc.ops) {
 				t.Run(authz.name+"/lifetime/"+tc.name+"/"+op, func(t *testing.T) {
-					e := newEnv(t, envOptions{admin: admin.Options{Authorize: authz.fn}})
+					e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authz.fn}})
 					now := time.Now().UTC().Truncate(time.Second)
 					at := func(d time.Duration) time.Time {
 						if d == 0 {
@@ -377,10 +377,10 @@ func TestNoEscalation(t *testing.T) {
 }
 
 func TestActorWithoutScopesCannotGrant(t *testing.T) {
-	noScopes := func(r *http.Request, op admin.Operation) (admin.Actor, error) {
-		return admin.Actor{Name: "auditor"}, nil
+	noScopes := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+		return keyapi.Actor{Name: "auditor"}, nil
 	}
-	e := newEnv(t, envOptions{admin: admin.Options{Authorize: noScopes}})
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: noScopes}})
 	k, _ := e.mint("k", "lists:read")
 	for _, rq := range []struct{ method, path, body string }{
 		{"POST", "/", `{"label":"x","scopes":"lists:read"}`},

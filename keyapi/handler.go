@@ -1,4 +1,4 @@
-// Package admin serves keyscope's key management API: a JSON HTTP handler an
+// Package keyapi serves keyscope's key management API: a JSON HTTP handler an
 // application mounts (under /keys, say) so that its owners and admins can
 // create, list, clone, roll, rename, deactivate, reactivate and delete keys.
 //
@@ -73,7 +73,7 @@
 // through; the handler then checks "keys:read" and "keys:write" itself, and
 // answers refusals as problems:
 //
-//	keys, err := admin.NewHandler(manager, admin.Options{Logger: logger})
+//	keys, err := keyapi.NewHandler(manager, keyapi.Options{Logger: logger})
 //	if err != nil { ... }
 //	authenticated, err := guard.Require() // any valid key
 //	if err != nil { ... }
@@ -89,7 +89,7 @@
 // handler against cross-site requests (for example with net/http's
 // CrossOriginProtection): requiring application/json bodies stops forged
 // forms from creating keys, but not from deleting or rolling them.
-package admin
+package keyapi
 
 import (
 	"context"
@@ -143,10 +143,10 @@ type Handler struct {
 // NewHandler returns the management API for the keys of m.
 func NewHandler(m *apikey.Manager, opts Options) (*Handler, error) {
 	if m == nil {
-		return nil, errors.New("admin: manager is nil")
+		return nil, errors.New("keyapi: manager is nil")
 	}
 	if opts.MaxBodyBytes < 0 {
-		return nil, fmt.Errorf("admin: Options.MaxBodyBytes %d is negative", opts.MaxBodyBytes)
+		return nil, fmt.Errorf("keyapi: Options.MaxBodyBytes %d is negative", opts.MaxBodyBytes)
 	}
 	h := &Handler{
 		m:         m,
@@ -330,9 +330,10 @@ type listResponse struct {
 	Next string `json:"next,omitempty"`
 }
 
-// newKeyResponse is the body of create, clone and roll: the record and,
-// once, the token.
-type newKeyResponse struct {
+// NewKey is the body of a create, clone or roll response: the new key's
+// record and, this once, its plaintext token. The keyscope command prints
+// the same JSON.
+type NewKey struct {
 	apikey.Key
 	Token string `json:"token"`
 }
@@ -388,7 +389,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	if err != nil {
 		return 0, nil, err
 	}
-	now := time.Now()
+	now := h.m.Now()
 	nk, err := decodeCreate(data, now)
 	if err != nil {
 		return 0, nil, err
@@ -413,7 +414,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	}
 	ev.setKey(k)
 	setLocation(w, r, k.ID, 0)
-	return http.StatusCreated, newKeyResponse{k, tok.Reveal()}, nil
+	return http.StatusCreated, NewKey{k, tok.Reveal()}, nil
 }
 
 func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
@@ -538,16 +539,7 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 	)
 	if roll {
 		ev.grace = &grace
-		k, tok, err = h.m.Roll(ctx, id, grace)
-		if err != nil && !tok.IsZero() {
-			// The clone exists but the original still verifies: undo
-			// the clone rather than hand out a half-done roll.
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if derr := h.m.Delete(dctx, k.ID); derr != nil {
-				err = errors.Join(err, derr)
-			}
-			cancel()
-		}
+		k, tok, err = h.m.Roll(ctx, id, grace) // all or nothing
 	} else {
 		k, tok, err = h.m.Clone(ctx, id)
 	}
@@ -556,7 +548,7 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 	}
 	ev.setKey(k)
 	setLocation(w, r, k.ID, 2)
-	return http.StatusCreated, newKeyResponse{k, tok.Reveal()}, nil
+	return http.StatusCreated, NewKey{k, tok.Reveal()}, nil
 }
 
 // setLocation points the Location header at the new key id. The path is
@@ -646,5 +638,5 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 			attrs = append(attrs, slog.Any("err", p.cause))
 		}
 	}
-	h.log.LogAttrs(ctx, level, "apikey admin: "+string(ev.op), attrs...)
+	h.log.LogAttrs(ctx, level, "keyapi: "+string(ev.op), attrs...)
 }

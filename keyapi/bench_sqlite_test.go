@@ -1,6 +1,6 @@
 //go:build cgo
 
-package admin_test
+package keyapi_test
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"context"
@@ -12,15 +12,15 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 )
 
 func TestNewHandlerOptions(t *testing.T) {
-	if _, err := admin.NewHandler(nil, admin.Options{}); err == nil {
+	if _, err := keyapi.NewHandler(nil, keyapi.Options{}); err == nil {
 		t.Error("NewHandler(nil manager) succeeded")
 	}
 	e := newEnv(t, envOptions{})
-	_, err := admin.NewHandler(e.m, admin.Options{MaxBodyBytes: -512})
+	_, err := keyapi.NewHandler(e.m, keyapi.Options{MaxBodyBytes: -512})
 	if err == nil || !strings.Contains(err.Error(), "MaxBodyBytes -512") {
 		t.Errorf("NewHandler with MaxBodyBytes -512: error %v, want one naming the option and its value", err)
 	}
@@ -234,7 +234,7 @@ func TestList(t *testing.T) {
 }
 
 func TestListEmpty(t *testing.T) {
-	e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll}})
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll}})
 	w := e.do("GET", "/", "", "")
 	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"keys":[]}` {
 		t.Fatalf("empty list: %d %s", w.Code, w.Body)
@@ -242,8 +242,8 @@ func TestListEmpty(t *testing.T) {
 }
 
 // allowAll is an Authorizer for a trusted operator.
-func allowAll(r *http.Request, op admin.Operation) (admin.Actor, error) {
-	return admin.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
+func allowAll(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+	return keyapi.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
 }
 
 func TestGet(t *testing.T) {
@@ -495,7 +495,7 @@ func TestStoreFailureIs503(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll}})
+			e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll}})
 			k, _ := e.mint("shop", "")
 			e.log.records(t)
 			tc.fail(e.store)
@@ -513,7 +513,7 @@ func TestStoreFailureIs503(t *testing.T) {
 
 func TestBodyLimits(t *testing.T) {
 	t.Run("OverLimitIs413", func(t *testing.T) {
-		e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll, MaxBodyBytes: 100}})
+		e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll, MaxBodyBytes: 100}})
 		k, _ := e.mint("shop", "")
 		long := `{"label":"` + strings.Repeat("a", 100) + `"}`
 		for _, rq := range []struct{ method, path string }{
@@ -529,7 +529,7 @@ func TestBodyLimits(t *testing.T) {
 		}
 	})
 	t.Run("DefaultFitsTheLongestLabel", func(t *testing.T) {
-		e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll}})
+		e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll}})
 		label := strings.Repeat(`"`, apikey.MaxLabelLen) // escaped, twice as long
 		k := decodeKey(t, e.do("POST", "/", "", `{"label":`+strconvQuote(label)+`}`), 201)
 		if k.Label != label {
@@ -537,7 +537,7 @@ func TestBodyLimits(t *testing.T) {
 		}
 	})
 	t.Run("BodyMustBeJSON", func(t *testing.T) {
-		e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll}})
+		e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll}})
 		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
 			r := httptest.NewRequest("POST", "/", strings.NewReader(`{"label":"x"}`))
 			if ct != "" {
@@ -560,7 +560,7 @@ func TestBodyLimits(t *testing.T) {
 }
 
 func TestRouting(t *testing.T) {
-	e := newEnv(t, envOptions{admin: admin.Options{Authorize: allowAll}})
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: allowAll}})
 	id := uuid.Must(uuid.NewV7()).String()
 	tests := []struct {
 		method, path string
@@ -589,7 +589,7 @@ func TestRouting(t *testing.T) {
 func TestMountWithStripPrefix(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	_, admTok := e.mint("admin", "")
-	h, err := admin.NewHandler(e.m, admin.Options{Logger: discardLogger()})
+	h, err := keyapi.NewHandler(e.m, keyapi.Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

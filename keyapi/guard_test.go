@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
 )
 
@@ -24,7 +24,7 @@ func TestBehindGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	h, err := admin.NewHandler(m, admin.Options{Logger: discardLogger()})
+	h, err := keyapi.NewHandler(m, keyapi.Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

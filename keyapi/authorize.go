@@ -1,4 +1,4 @@
-package admin
+package keyapi
 
 import (
 	"errors"
@@ -79,10 +79,10 @@ type Authorizer func(r *http.Request, op Operation) (Actor, error)
 var (
 	// ErrUnauthenticated means the request carries no credentials the
 	// authorizer accepts. The handler answers 401.
-	ErrUnauthenticated = errors.New("admin: caller is not authenticated")
+	ErrUnauthenticated = errors.New("keyapi: caller is not authenticated")
 	// ErrForbidden means the caller may not perform the operation. The
 	// handler answers 403.
-	ErrForbidden = errors.New("admin: caller may not perform this operation")
+	ErrForbidden = errors.New("keyapi: caller may not perform this operation")
 )
 
 // AccessError is an [Authorizer]'s refusal with a detail for the client. Err

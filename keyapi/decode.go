@@ -1,4 +1,4 @@
-package admin
+package keyapi
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/internal/scopearg"
 )
 
 // createRequest is the body of POST /.
@@ -79,7 +78,7 @@ func decodeCreate(data []byte, now time.Time) (newKey, error) {
 	}
 	nk := newKey{label: req.Label, scopes: apikey.FullAccess()}
 	if req.Scopes != nil {
-		s, err := scopearg.Parse(*req.Scopes)
+		s, err := apikey.ParseScopesOrPreset(*req.Scopes)
 		if err != nil {
 			return newKey{}, scopeProblem(err)
 		}
@@ -219,15 +218,11 @@ func jsonType(goType string) string {
 
 // scopeProblem describes an invalid scopes member, naming the bad token.
 func scopeProblem(err error) *problem {
-	var se *apikey.ScopeError
-	if errors.As(err, &se) {
-		detail := "scope " + strconv.Quote(se.Token) + " is invalid: " + se.Reason
-		if se.Suggestion != "" {
-			detail += " (did you mean " + strconv.Quote(se.Suggestion) + "?)"
-		}
-		return newProblem(http.StatusBadRequest, CodeInvalid, "scopes", "%s", detail)
+	detail := "the scopes are invalid"
+	if se := (*apikey.ScopeError)(nil); errors.As(err, &se) {
+		detail = se.Detail()
 	}
-	return newProblem(http.StatusBadRequest, CodeInvalid, "scopes", "scopes must be %s", scopearg.Usage)
+	return newProblem(http.StatusBadRequest, CodeInvalid, "scopes", "%s", detail)
 }
 
 // parseID parses a key ID from the path. A malformed ID names no key.

@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"strings"

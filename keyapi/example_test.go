@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"encoding/json"
@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
 )
 
@@ -23,9 +23,9 @@ func ExampleNewHandler() {
 		panic(err)
 	}
 	defer m.Close()
-	keys, err := admin.NewHandler(m, admin.Options{
-		Authorize: func(r *http.Request, op admin.Operation) (admin.Actor, error) {
-			return admin.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
+	keys, err := keyapi.NewHandler(m, keyapi.Options{
+		Authorize: func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+			return keyapi.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

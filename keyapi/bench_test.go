@@ -1,4 +1,4 @@
-package admin_test
+package keyapi_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/admin"
+	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
 )
 
@@ -36,7 +36,7 @@ func benchServer(b *testing.B, st apikey.Store) (*httptest.Server, *apikey.Manag
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close() })
-	h, err := admin.NewHandler(m, admin.Options{Logger: discardLogger()})
+	h, err := keyapi.NewHandler(m, keyapi.Options{Logger: discardLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func BenchmarkList10kHTTP(b *testing.B) {
 				}
 			}
 			c := srv.Client()
-			for _, limit := range []int{admin.DefaultPageSize, admin.MaxPageSize} {
+			for _, limit := range []int{keyapi.DefaultPageSize, keyapi.MaxPageSize} {
 				b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
 					url := fmt.Sprintf("%s/?limit=%d", srv.URL, limit)
 					req := func() *http.Request {

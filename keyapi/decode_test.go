@@ -1,4 +1,4 @@
-package admin
+package keyapi
 
 import (
 	"encoding/json"

@@ -1,0 +1,136 @@
+package apikey
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Errors returned by keyscope. They may be tested against with [errors.Is];
+// returned errors often wrap them with more detail.
+var (
+	// ErrInvalidKey is returned by Verify for a token that is malformed,
+	// names an unknown key, or carries the wrong secret. It is one error for
+	// all three so that a caller cannot tell them apart.
+	ErrInvalidKey = errors.New("apikey: invalid key")
+	// ErrInactive is returned by Verify for a valid token of a deactivated
+	// key. It is only returned once the secret has been checked.
+	ErrInactive = errors.New("apikey: key is inactive")
+	// ErrExpired is returned by Verify for a valid token of a key whose
+	// expiry has passed. It is only returned once the secret has been
+	// checked. Clone and Roll wrap it for a source key that has expired.
+	ErrExpired = errors.New("apikey: key has expired")
+
+	// ErrNotFound is returned by Store and Manager methods that name a key ID
+	// the store does not hold.
+	ErrNotFound = errors.New("apikey: key not found")
+	// ErrDuplicateID is returned by Store.Create for an ID already stored.
+	ErrDuplicateID = errors.New("apikey: duplicate key id")
+	// ErrClosed is wrapped by the errors of a Store's methods after the
+	// Store was closed. (A closed Manager keeps working; it only stops
+	// recording key use.)
+	ErrClosed = errors.New("apikey: closed")
+
+	// ErrInvalidScope is wrapped by every scope parsing and validation
+	// error; each of them is a [*ScopeError].
+	ErrInvalidScope = errors.New("apikey: invalid scope")
+	// ErrInvalidLabel is wrapped by errors for labels that are empty, too
+	// long or not valid UTF-8.
+	ErrInvalidLabel = errors.New("apikey: invalid label")
+	// ErrInvalidExpiry is wrapped by errors for an expiry that is not in
+	// the future.
+	ErrInvalidExpiry = errors.New("apikey: invalid expiry")
+
+	// ErrNoCredential means the request carries no API key that any of the
+	// Guard's extractors looks for.
+	ErrNoCredential = errors.New("apikey: request carries no api key")
+	// ErrConflictingCredentials means the request carries two different
+	// credentials: say, an Authorization header and an X-API-Key header
+	// with different tokens, or a header repeated with different values.
+	ErrConflictingCredentials = errors.New("apikey: request carries more than one api key")
+	// ErrInsufficientScope is wrapped by [*InsufficientScopeError].
+	ErrInsufficientScope = errors.New("apikey: key lacks a required scope")
+	// ErrNoRoute means no route of the [Policy] serves the request's path,
+	// or the path is not in the canonical form the router serves.
+	ErrNoRoute = errors.New("apikey: no policy route matches the request")
+	// ErrMethodNotAllowed means the request method is not one the
+	// [Policy] maps to an access level.
+	ErrMethodNotAllowed = errors.New("apikey: request method is not allowed")
+	// ErrInvalidInclude is wrapped by [*IncludeError].
+	ErrInvalidInclude = errors.New("apikey: invalid include parameter")
+)
+
+// ScopeError describes a scope or scope list that could not be parsed, or
+// that names a resource outside the application's [Catalog]. Every scope
+// error of the package is a *ScopeError, so that [errors.As] finds the
+// offending token wherever the error came from. It wraps [ErrInvalidScope].
+type ScopeError struct {
+	Token      string // the offending token as given, or "" when the list as a whole is at fault
+	Reason     string // what is wrong with it
+	Suggestion string // a close valid resource, when there is one
+}
+
+// Error returns the [ScopeError.Detail] behind the package's "apikey: " prefix.
+func (e *ScopeError) Error() string { return "apikey: " + e.Detail() }
+
+// Detail describes the problem without the package's prefix, in words fit
+// for whoever wrote the scopes (a form's user, an API client, a CLI
+// operator): `invalid scope "lists:admin": access "admin" is not none,
+// read, write or full`, or `invalid scope "list:read": unknown resource
+// "list" (did you mean "lists"?)`.
+func (e *ScopeError) Detail() string {
+	var b strings.Builder
+	b.WriteString("invalid scope")
+	if e.Token != "" {
+		b.WriteByte(' ')
+		b.WriteString(strconv.Quote(e.Token))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	if e.Suggestion != "" {
+		b.WriteString(" (did you mean ")
+		b.WriteString(strconv.Quote(e.Suggestion))
+		b.WriteString("?)")
+	}
+	return b.String()
+}
+
+// Unwrap returns [ErrInvalidScope].
+func (e *ScopeError) Unwrap() error { return ErrInvalidScope }
+
+// InsufficientScopeError is returned for a valid key that lacks some of the
+// scopes a request needs. It wraps [ErrInsufficientScope]. It is not
+// modified once returned, so it is safe for concurrent use.
+type InsufficientScopeError struct {
+	KeyID   uuid.UUID // the key that was refused
+	Missing []Scope   // the required scopes the key does not grant
+}
+
+func (e *InsufficientScopeError) Error() string {
+	return fmt.Sprintf("apikey: key %s lacks scope %s", e.KeyID, joinScopes(e.Missing, ", "))
+}
+
+// Unwrap returns [ErrInsufficientScope].
+func (e *InsufficientScopeError) Unwrap() error { return ErrInsufficientScope }
+
+// IncludeError reports an include parameter a route does not accept. It
+// wraps [ErrInvalidInclude]. It is not modified once returned, so it is safe
+// for concurrent use.
+type IncludeError struct {
+	Route  string // the pattern of the matched route
+	Value  string // the offending value, or "" when the parameter as a whole is wrong
+	Reason string // what is wrong, in words fit for the client
+}
+
+func (e *IncludeError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("apikey: route %q: include parameter %s", e.Route, e.Reason)
+	}
+	return fmt.Sprintf("apikey: route %q: include %q %s", e.Route, e.Value, e.Reason)
+}
+
+// Unwrap returns [ErrInvalidInclude].
+func (e *IncludeError) Unwrap() error { return ErrInvalidInclude }
