@@ -38,18 +38,11 @@ const (
 	Argon2id HashAlgorithm = 3
 )
 
+// hashNames are the algorithms' names, indexed by HashAlgorithm.
+var hashNames = [...]string{SHA256: "sha256", HMACSHA256: "hmac-sha256", Argon2id: "argon2id"}
+
 // String returns "sha256", "hmac-sha256" or "argon2id".
-func (a HashAlgorithm) String() string {
-	switch a {
-	case SHA256:
-		return "sha256"
-	case HMACSHA256:
-		return "hmac-sha256"
-	case Argon2id:
-		return "argon2id"
-	}
-	return fmt.Sprintf("HashAlgorithm(%d)", uint8(a))
-}
+func (a HashAlgorithm) String() string { return enumName(hashNames[:], a, "HashAlgorithm") }
 
 // Argon2Params tunes Argon2id. Zero fields take the defaults noted, which
 // follow the OWASP recommendation.

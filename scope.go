@@ -18,17 +18,19 @@ const (
 	Write               // read and write access
 )
 
+// accessNames are the access levels' names, indexed by Access.
+var accessNames = [...]string{None: "none", Read: "read", Write: "write"}
+
 // String returns "none", "read" or "write".
-func (a Access) String() string {
-	switch a {
-	case None:
-		return "none"
-	case Read:
-		return "read"
-	case Write:
-		return "write"
+func (a Access) String() string { return enumName(accessNames[:], a, "Access") }
+
+// enumName returns the name of v in names, or "typ(v)" for a value without
+// one.
+func enumName[T ~uint8](names []string, v T, typ string) string {
+	if int(v) < len(names) && names[v] != "" {
+		return names[v]
 	}
-	return fmt.Sprintf("Access(%d)", uint8(a))
+	return fmt.Sprintf("%s(%d)", typ, uint8(v))
 }
 
 // ParseAccess parses "none", "read", "write" or "full" (a synonym for
