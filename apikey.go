@@ -118,9 +118,9 @@ type Options struct {
 	// store, so that verifying the same key again within it costs no store
 	// read. Changes made through this Manager (every method that writes:
 	// Create, Clone, Roll, Update, Rename, Activate, Deactivate, Delete)
-	// take effect on the very next verification whatever the cache holds; changes made any other way (another
-	// process, another Manager, direct writes to the store) take effect
-	// within CacheTTL. Expiry is checked on every verification, cached or
+	// take effect on the very next verification whatever the cache
+	// holds; changes made any other way (another process, another
+	// Manager, direct writes to the store) take effect within CacheTTL. Expiry is checked on every verification, cached or
 	// not. The cache holds records as the store returns them, with the
 	// digest of the secret but never the secret or the token, so a wrong
 	// secret never verifies. Default DefaultCacheTTL (5s); negative

@@ -3,44 +3,43 @@ package apikey_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/apikeytest"
 	"github.com/keyscope/apikey/memstore"
+	"github.com/stretchr/testify/require"
 )
+
+// The benchmarks check errors in their timed loops with a plain if, not with
+// require, whose t.Helper call would weigh on what they measure.
 
 // fillStore adds n records to s directly (fast), and returns a Manager over
 // s with one real key whose token the benchmarks verify.
 func fillStore(b *testing.B, n int) (*apikey.Manager, string) {
 	b.Helper()
 	s := memstore.New()
-	m, err := apikey.NewManager(apikey.Options{Store: s})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
+	m := apikeytest.NewManager(b, apikey.Options{Store: s})
 	ctx := context.Background()
 	_, tok, err := m.Create(ctx, apikey.CreateParams{Label: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	proto, err := s.Get(ctx, mustVerify(b, m, tok.Reveal()).ID)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	for i := 1; i < n; i++ {
 		k := proto
 		k.ID = uuid.Must(uuid.NewV7())
 		k.Label = fmt.Sprintf("filler %d", i)
-		if err := s.Create(ctx, k); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, s.Create(ctx, k))
 	}
 	return m, tok.Reveal()
 }
 
+// mustVerify verifies tok, failing the benchmark if it does not verify.
 func mustVerify(b *testing.B, m *apikey.Manager, tok string) apikey.Key {
 	k, err := m.Verify(context.Background(), tok)
 	if err != nil {
@@ -98,11 +97,7 @@ func BenchmarkVerifyRejects(b *testing.B) {
 }
 
 func BenchmarkCreateMemstore(b *testing.B) {
-	m, err := apikey.NewManager(apikey.Options{Store: memstore.New()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
+	m := apikeytest.NewManager(b, apikey.Options{Store: memstore.New()})
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -119,15 +114,9 @@ func BenchmarkVerifyHashes(b *testing.B) {
 	} {
 		b.Run(name, func(b *testing.B) {
 			opts.Store, opts.UsageInterval = memstore.New(), time.Hour
-			m, err := apikey.NewManager(opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
+			m := apikeytest.NewManager(b, opts)
 			_, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: name})
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err)
 			b.ReportAllocs()
 			for b.Loop() {
 				mustVerify(b, m, tok.Reveal())
@@ -138,9 +127,7 @@ func BenchmarkVerifyHashes(b *testing.B) {
 
 func BenchmarkScopeCheck(b *testing.B) {
 	s, err := apikey.ParseScopes("campaigns:read,catalogs:read,data-privacy:write,lists:write,profiles:read,segments:read")
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	one := apikey.Scope{Resource: "profiles", Access: apikey.Read}
 	two := []apikey.Scope{{Resource: "profiles", Access: apikey.Read}, {Resource: "lists", Access: apikey.Read}}
 	b.Run("one", func(b *testing.B) {
@@ -174,6 +161,134 @@ func BenchmarkParseScopes(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := apikey.ParseScopes("campaigns:read, lists:write,profiles:read"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCache verifies 1000 keys in turn through a memstore, with
+// the verification cache off and on, on one goroutine and on all of them.
+func BenchmarkVerifyCache(b *testing.B) {
+	for _, cache := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"off", -1}, {"on", time.Hour}} {
+		m, err := apikey.NewManager(apikey.Options{Store: memstore.New(), CacheTTL: cache.ttl})
+		require.NoError(b, err)
+		ctx := context.Background()
+		toks := make([]string, 1000)
+		for i := range toks {
+			_, tok, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprint("bench ", i)})
+			require.NoError(b, err)
+			toks[i] = tok.Reveal()
+		}
+		// Warm the cache, and record a use of every key, so that the
+		// benchmark sees the steady state: keys used within the last
+		// UsageInterval, which the usage tracker skips.
+		for _, tok := range toks {
+			mustVerify(b, m, tok)
+		}
+		require.NoError(b, m.Flush(ctx))
+		b.Run("cache="+cache.name+"/single", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := m.Verify(ctx, toks[i%len(toks)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+		b.Run("cache="+cache.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			var mu sync.Mutex
+			next := 0
+			b.RunParallel(func(pb *testing.PB) {
+				mu.Lock()
+				i := next * 7919 // goroutines start at different keys
+				next++
+				mu.Unlock()
+				for pb.Next() {
+					if _, err := m.Verify(ctx, toks[i%len(toks)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+			})
+		})
+		m.Close()
+	}
+}
+
+// okHandler is the handler every middleware benchmark serves: the cost of a
+// round is measured with and without the middleware in front of it.
+var okHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte("ok\n"))
+})
+
+// benchServe serves req to h in b's loop, each time through a new
+// httptest.NewRecorder, failing unless h answers 200.
+func benchServe(b *testing.B, req *http.Request, h http.Handler) {
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkMustRequire serves one request with a valid key (memstore)
+// through httptest.NewRecorder, bare and behind MustRequire. The cost of
+// the middleware is the difference of the two.
+func BenchmarkMustRequire(b *testing.B) {
+	token, m := apikeytest.NewKey(b, "lists:read")
+	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	require.NoError(b, err)
+	req := httptest.NewRequest("GET", "/api/lists", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+
+	b.Run("bare", func(b *testing.B) { benchServe(b, req, okHandler) })
+	b.Run("guarded", func(b *testing.B) { benchServe(b, req, g.MustRequire("lists:read")(okHandler)) })
+}
+
+// BenchmarkEnforce is BenchmarkMustRequire for a Policy with a wildcard
+// route and an include, in front of a ServeMux.
+func BenchmarkEnforce(b *testing.B) {
+	token, m := apikeytest.NewKey(b, "profiles:read,lists:read")
+	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	require.NoError(b, err)
+	cat, err := apikey.NewCatalog("profiles", "lists")
+	require.NoError(b, err)
+	p, err := apikey.NewPolicy(cat, []apikey.Route{
+		{Pattern: "/api/profiles/{id}", Resource: "profiles", Includes: []string{"lists"}},
+		{Pattern: "/api/lists/{id}", Resource: "lists"},
+	})
+	require.NoError(b, err)
+	mux := http.NewServeMux()
+	mux.Handle("/api/profiles/{id}", okHandler)
+	mux.Handle("/api/lists/{id}", okHandler)
+	req := httptest.NewRequest("GET", "/api/profiles/42?include=lists", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+
+	b.Run("bare", func(b *testing.B) { benchServe(b, req, mux) })
+	b.Run("enforced", func(b *testing.B) { benchServe(b, req, g.Enforce(p)(mux)) })
+}
+
+// BenchmarkCheck is the pure check alone, with no handler or recorder.
+func BenchmarkCheck(b *testing.B) {
+	token, m := apikeytest.NewKey(b, "lists:read")
+	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	require.NoError(b, err)
+	req := httptest.NewRequest("GET", "/api/lists", nil)
+	req.Header.Set("X-API-Key", token)
+	need := apikey.Scope{Resource: "lists", Access: apikey.Read}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Check(req, need); err != nil {
 			b.Fatal(err)
 		}
 	}

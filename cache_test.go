@@ -7,68 +7,51 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/apikeytest"
 	"github.com/keyscope/apikey/memstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // cacheFixture is a Manager over a counting store (memstore unless
 // opts.Store is set), driven by a settable clock.
 type cacheFixture struct {
-	store *countingStore
+	store *apikeytest.FaultStore
 	clock *clock
 	m     *apikey.Manager
 }
 
+// newCacheFixture returns a cacheFixture for opts; usage tracking is off
+// unless opts.UsageInterval is set.
 func newCacheFixture(t *testing.T, opts apikey.Options) *cacheFixture {
 	t.Helper()
-	if opts.Store == nil {
-		opts.Store = memstore.New()
-	}
-	f := &cacheFixture{store: &countingStore{Store: opts.Store}, clock: newClock()}
-	opts.Store = f.store
+	f := &cacheFixture{clock: newClock()}
 	opts.Now = f.clock.Now
 	if opts.UsageInterval == 0 {
 		opts.UsageInterval = -1
 	}
-	m, err := apikey.NewManager(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	f.m = m
+	f.m, f.store = newManager(t, opts)
 	return f
 }
 
 func (f *cacheFixture) create(t *testing.T, label string) (apikey.Key, string) {
 	t.Helper()
-	k, tok, err := f.m.Create(context.Background(), apikey.CreateParams{Label: label})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, tok.Reveal()
+	return create(t, f.m, apikey.CreateParams{Label: label})
 }
 
-// verify checks that Verify(tok) fails with want (nil: succeeds).
-func verify(t *testing.T, m *apikey.Manager, tok string, want error) apikey.Key {
-	t.Helper()
-	k, err := m.Verify(context.Background(), tok)
-	if want == nil && err != nil || want != nil && !errors.Is(err, want) {
-		t.Fatalf("Verify = %v, want %v", err, want)
-	}
-	return k
-}
+// gets returns how many times the fixture's Manager has read its store.
+func (f *cacheFixture) gets() int { return f.store.Calls(apikeytest.MethodGet) }
 
 func randomSecret(t *testing.T) (s [32]byte) {
 	t.Helper()
-	if _, err := rand.Read(s[:]); err != nil {
-		t.Fatal(err)
-	}
+	_, err := rand.Read(s[:])
+	require.NoError(t, err)
 	return s
 }
 
@@ -78,19 +61,13 @@ func TestCacheServesRepeatedVerifications(t *testing.T) {
 	for range 100 {
 		verify(t, f.m, tok, nil)
 	}
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("100 verifications read the store %d times, want 1", n)
-	}
+	assert.Equal(t, 1, f.gets(), "store reads of 100 verifications")
 	f.clock.Add(10*time.Second - time.Microsecond)
 	verify(t, f.m, tok, nil)
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("verification just inside the TTL read the store: %d reads, want 1", n)
-	}
+	assert.Equal(t, 1, f.gets(), "store reads after a verification just inside the TTL")
 	f.clock.Add(time.Microsecond)
 	verify(t, f.m, tok, nil)
-	if n := f.store.gets.Load(); n != 2 {
-		t.Fatalf("verification at the TTL: %d store reads, want 2", n)
-	}
+	assert.Equal(t, 2, f.gets(), "store reads after a verification at the TTL")
 }
 
 func TestCacheDisabledReadsStoreEveryTime(t *testing.T) {
@@ -99,9 +76,7 @@ func TestCacheDisabledReadsStoreEveryTime(t *testing.T) {
 	for range 10 {
 		verify(t, f.m, tok, nil)
 	}
-	if n := f.store.gets.Load(); n != 10 {
-		t.Fatalf("10 verifications without cache read the store %d times, want 10", n)
-	}
+	assert.Equal(t, 10, f.gets(), "store reads of 10 verifications without cache")
 }
 
 func TestCacheDefaults(t *testing.T) {
@@ -110,13 +85,9 @@ func TestCacheDefaults(t *testing.T) {
 	verify(t, f.m, tok, nil)
 	f.clock.Add(apikey.DefaultCacheTTL - time.Nanosecond)
 	verify(t, f.m, tok, nil)
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("cache is not on by default for %v: %d store reads, want 1", apikey.DefaultCacheTTL, n)
-	}
-	if _, err := apikey.NewManager(apikey.Options{Store: memstore.New(), CacheSize: -1}); err == nil ||
-		!strings.Contains(err.Error(), "CacheSize") {
-		t.Fatalf("NewManager with CacheSize -1: err = %v, want an error naming CacheSize", err)
-	}
+	assert.Equal(t, 1, f.gets(), "store reads: the cache must be on by default for %v", apikey.DefaultCacheTTL)
+	_, err := apikey.NewManager(apikey.Options{Store: memstore.New(), CacheSize: -1})
+	assert.ErrorContains(t, err, "CacheSize", "NewManager with CacheSize -1 must fail naming CacheSize")
 }
 
 // TestCacheChangesThroughManagerTakeEffectAtOnce warms the cache, changes
@@ -144,7 +115,7 @@ func TestCacheChangesThroughManagerTakeEffectAtOnce(t *testing.T) {
 				return err
 			}
 			if _, err := m.Verify(ctx, tokens[k.Label]); !errors.Is(err, apikey.ErrInactive) {
-				return fmt.Errorf("Verify after Deactivate = %v, want ErrInactive", err)
+				return fmt.Errorf("verify after deactivate = %v, want ErrInactive", err)
 			}
 			_, err = m.Activate(ctx, id)
 			return err
@@ -160,9 +131,7 @@ func TestCacheChangesThroughManagerTakeEffectAtOnce(t *testing.T) {
 			_, err := m.Rename(ctx, id, "renamed")
 			return err
 		}, nil, func(t *testing.T, k apikey.Key) {
-			if k.Label != "renamed" {
-				t.Fatalf("Verify after Rename returned label %q, want %q", k.Label, "renamed")
-			}
+			assert.Equal(t, "renamed", k.Label, "label Verify returned after Rename")
 		}},
 	}
 	for _, tc := range cases {
@@ -172,9 +141,7 @@ func TestCacheChangesThroughManagerTakeEffectAtOnce(t *testing.T) {
 			tokens[tc.name] = tok
 			verify(t, f.m, tok, nil)
 			verify(t, f.m, tok, nil) // served from the cache
-			if err := tc.change(f.m, k.ID); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, tc.change(f.m, k.ID))
 			got := verify(t, f.m, tok, tc.want)
 			if tc.check != nil {
 				tc.check(t, got)
@@ -188,15 +155,11 @@ func TestCacheChangesThroughManagerTakeEffectAtOnce(t *testing.T) {
 func TestCacheChangesElsewhereTakeEffectWithinTTL(t *testing.T) {
 	const ttl = 3 * time.Second
 	f := newCacheFixture(t, apikey.Options{CacheTTL: ttl})
-	other, err := apikey.NewManager(apikey.Options{Store: f.store, UsageInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := apikeytest.NewManager(t, apikey.Options{Store: f.store, UsageInterval: -1})
 	k, tok := f.create(t, "shared")
 	verify(t, f.m, tok, nil)
-	if _, err := other.Deactivate(context.Background(), k.ID); err != nil {
-		t.Fatal(err)
-	}
+	_, err := other.Deactivate(context.Background(), k.ID)
+	require.NoError(t, err)
 	f.clock.Add(ttl - time.Millisecond)
 	verify(t, f.m, tok, nil) // still cached: the documented staleness
 	f.clock.Add(time.Millisecond)
@@ -208,38 +171,24 @@ func TestCacheChangesElsewhereTakeEffectWithinTTL(t *testing.T) {
 func TestCacheShowsUsageFlushedByThisManager(t *testing.T) {
 	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour, UsageInterval: time.Hour})
 	_, tok := f.create(t, "used")
-	if k := verify(t, f.m, tok, nil); !k.LastUsedAt.IsZero() {
-		t.Fatalf("first verification shows LastUsedAt %v, want zero", k.LastUsedAt)
-	}
+	assert.Zero(t, verify(t, f.m, tok, nil).LastUsedAt, "LastUsedAt of the first verification")
 	used := f.clock.Now()
-	if err := f.m.Flush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, f.m.Flush(context.Background()))
 	f.clock.Add(time.Minute)
-	if k := verify(t, f.m, tok, nil); !k.LastUsedAt.Equal(used) {
-		t.Fatalf("verification after Flush shows LastUsedAt %v, want %v", k.LastUsedAt, used)
-	}
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("store read %d times, want 1", n)
-	}
+	assert.Equal(t, used, verify(t, f.m, tok, nil).LastUsedAt, "LastUsedAt of a verification after Flush")
+	assert.Equal(t, 1, f.gets(), "store reads")
 }
 
 func TestCacheStillChecksExpiryAndSecret(t *testing.T) {
-	ctx := context.Background()
 	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour})
-	k, tok, err := f.m.Create(ctx, apikey.CreateParams{Label: "expiring", ExpiresAt: f.clock.Now().Add(time.Minute)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verify(t, f.m, tok.Reveal(), nil)
+	k, tok := create(t, f.m, apikey.CreateParams{Label: "expiring", ExpiresAt: f.clock.Now().Add(time.Minute)})
+	verify(t, f.m, tok, nil)
 	wrong := apikey.FormatToken(apikey.DefaultPrefix, k.ID, randomSecret(t))
 	verify(t, f.m, wrong, apikey.ErrInvalidKey)
 	f.clock.Add(time.Minute)
-	verify(t, f.m, tok.Reveal(), apikey.ErrExpired)
+	verify(t, f.m, tok, apikey.ErrExpired)
 	verify(t, f.m, wrong, apikey.ErrInvalidKey)
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("store read %d times, want 1: the checks were not made on the cached record", n)
-	}
+	assert.Equal(t, 1, f.gets(), "store reads: the checks must be made on the cached record")
 }
 
 // TestCacheHoldsNoSecret walks everything the cache holds, by reflection,
@@ -252,26 +201,19 @@ func TestCacheHoldsNoSecret(t *testing.T) {
 			secret := randomSecret(t)
 			id := uuid.Must(uuid.NewV7())
 			rec, err := f.m.CacheTestRecord(id, secret, "inspected")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := f.store.Create(context.Background(), rec); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
+			require.NoError(t, f.store.Create(context.Background(), rec))
 			tok := apikey.FormatToken(apikey.DefaultPrefix, id, secret)
 			verify(t, f.m, tok, nil)
-			if keys, _ := f.m.CacheTestLen(); keys != 1 {
-				t.Fatalf("cache holds %d records, want 1", keys)
-			}
+			keys, _ := f.m.CacheTestLen()
+			require.Equal(t, 1, keys, "records in the cache")
 			var found []string
 			walk(reflect.ValueOf(f.m.CacheTestContents()), "cache", map[uintptr]bool{}, func(path string, b []byte) {
 				if bytes.Contains(b, secret[:]) || bytes.Contains(b, []byte(tok)) || bytes.Contains(b, []byte(tok[3:50])) {
 					found = append(found, path)
 				}
 			})
-			if len(found) > 0 {
-				t.Fatalf("cache holds the secret or token at %v", found)
-			}
+			assert.Empty(t, found, "places where the cache holds the secret or token")
 		})
 	}
 }
@@ -325,18 +267,12 @@ func TestCacheRemembersUnknownIDsBriefly(t *testing.T) {
 	for range 50 {
 		verify(t, f.m, tok, apikey.ErrInvalidKey)
 	}
-	if n := f.store.gets.Load(); n != 1 {
-		t.Fatalf("50 verifications of an unknown ID read the store %d times, want 1", n)
-	}
+	assert.Equal(t, 1, f.gets(), "store reads of 50 verifications of an unknown ID")
 	// The key appears behind the Manager's back, as if another process
 	// had created it: the remembered "unknown" holds until its TTL.
 	rec, err := f.m.CacheTestRecord(id, secret, "late")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.store.Create(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, f.store.Create(ctx, rec))
 	verify(t, f.m, tok, apikey.ErrInvalidKey)
 	f.clock.Add(2 * time.Second)
 	verify(t, f.m, tok, nil)
@@ -348,9 +284,7 @@ func TestCacheNegativeDisabled(t *testing.T) {
 	for range 5 {
 		verify(t, f.m, tok, apikey.ErrInvalidKey)
 	}
-	if n := f.store.gets.Load(); n != 5 {
-		t.Fatalf("5 verifications read the store %d times, want 5", n)
-	}
+	assert.Equal(t, 5, f.gets(), "store reads of 5 verifications")
 }
 
 // TestCacheFloodOfUnknownIDsKeepsRealKeys verifies many made-up IDs and
@@ -373,16 +307,13 @@ func TestCacheFloodOfUnknownIDsKeepsRealKeys(t *testing.T) {
 				verify(t, f.m, fake, apikey.ErrInvalidKey)
 			}
 			keys, missing := f.m.CacheTestLen()
-			if keys > tc.size || missing > max(1, tc.size/4) {
-				t.Fatalf("cache holds %d records and %d unknown IDs, want at most %d and %d", keys, missing, tc.size, max(1, tc.size/4))
-			}
-			before := f.store.gets.Load()
+			assert.LessOrEqual(t, keys, tc.size, "records in the cache")
+			assert.LessOrEqual(t, missing, max(1, tc.size/4), "unknown IDs in the cache")
+			before := f.gets()
 			for _, tok := range toks {
 				verify(t, f.m, tok, nil)
 			}
-			if n := f.store.gets.Load() - before; n != 0 {
-				t.Fatalf("after a flood of unknown IDs, %d of %d real keys were no longer cached", n, len(toks))
-			}
+			assert.Equal(t, before, f.gets(), "store reads after a flood of unknown IDs: real keys must stay cached")
 		})
 	}
 }
@@ -396,38 +327,23 @@ func TestCacheIsBounded(t *testing.T) {
 				_, tok := f.create(t, fmt.Sprint("key ", i))
 				toks = append(toks, tok)
 				verify(t, f.m, tok, nil)
-				if keys, _ := f.m.CacheTestLen(); keys > size {
-					t.Fatalf("cache holds %d records, more than CacheSize %d", keys, size)
-				}
+				keys, _ := f.m.CacheTestLen()
+				require.LessOrEqual(t, keys, size, "records in the cache, bounded by CacheSize")
 			}
 			for _, tok := range toks { // evicted keys still verify
 				verify(t, f.m, tok, nil)
 			}
-			if keys, _ := f.m.CacheTestLen(); keys == 0 {
-				t.Fatal("cache holds nothing after verifications")
-			}
+			keys, _ := f.m.CacheTestLen()
+			assert.NotZero(t, keys, "records in the cache after verifications")
 		})
 	}
-}
-
-// creatingStore calls beforeCreate inside Create, before the record is
-// stored.
-type creatingStore struct {
-	apikey.Store
-	beforeCreate func(k apikey.Key)
-}
-
-func (s *creatingStore) Create(ctx context.Context, k apikey.Key) error {
-	s.beforeCreate(k)
-	return s.Store.Create(ctx, k)
 }
 
 // TestCacheUnknownIDDoesNotShadowCreate remembers a new key's ID as unknown
 // while Create is storing it, which only a guess of the ID could do, and
 // checks that the new key verifies at once anyway.
 func TestCacheUnknownIDDoesNotShadowCreate(t *testing.T) {
-	store := &creatingStore{Store: memstore.New(), beforeCreate: func(apikey.Key) {}}
-	f := newCacheFixture(t, apikey.Options{Store: store, CacheTTL: time.Hour, NegativeCacheTTL: time.Hour})
+	f := newCacheFixture(t, apikey.Options{CacheTTL: time.Hour, NegativeCacheTTL: time.Hour})
 	ctx := context.Background()
 	src, _ := f.create(t, "source")
 	mints := map[string]func() (apikey.Key, apikey.Token, error){
@@ -439,20 +355,17 @@ func TestCacheUnknownIDDoesNotShadowCreate(t *testing.T) {
 	}
 	for name, mint := range mints {
 		t.Run(name, func(t *testing.T) {
-			store.beforeCreate = func(k apikey.Key) {
-				fake := apikey.FormatToken(apikey.DefaultPrefix, k.ID, [32]byte{1})
-				if _, err := f.m.Verify(ctx, fake); !errors.Is(err, apikey.ErrInvalidKey) {
-					t.Errorf("Verify of the new ID before it is stored: %v, want ErrInvalidKey", err)
-				}
-			}
-			defer func() { store.beforeCreate = func(apikey.Key) {} }()
+			// Before the new record is stored, verify a token guessing its ID.
+			f.store.FailWhen(apikeytest.MethodCreate, func(c apikeytest.Call) error {
+				fake := apikey.FormatToken(apikey.DefaultPrefix, c.ID, [32]byte{1})
+				_, err := f.m.Verify(ctx, fake)
+				assert.ErrorIs(t, err, apikey.ErrInvalidKey, "Verify of the new ID before it is stored")
+				return nil
+			})
+			defer f.store.FailWhen(apikeytest.MethodCreate, nil)
 			_, tok, err := mint()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := f.store.gets.Load(); n == 0 {
-				t.Fatal("the guessed ID was never looked up")
-			}
+			require.NoError(t, err)
+			require.NotZero(t, f.gets(), "the guessed ID was never looked up")
 			verify(t, f.m, tok.Reveal(), nil)
 		})
 	}
@@ -513,13 +426,9 @@ func TestCacheStaleFillDoesNotResurrect(t *testing.T) {
 				done <- err
 			}()
 			<-store.read // the Verify holds the active record
-			if err := tc.change(f.m, k.ID); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, tc.change(f.m, k.ID))
 			close(store.leave) // now it tries to cache it
-			if err := <-done; err != nil {
-				t.Fatalf("the racing Verify, which read before the change: %v", err)
-			}
+			require.NoError(t, <-done, "the racing Verify, which read before the change")
 			verify(t, f.m, tok, tc.want)
 		})
 	}
@@ -552,12 +461,12 @@ func TestArgon2idRunsOncePerCachedRecord(t *testing.T) {
 			s.do()
 		}
 		_, err := m.Verify(ctx, s.token)
-		if s.wantErr == nil && err != nil || s.wantErr != nil && !errors.Is(err, s.wantErr) {
-			t.Fatalf("%s: Verify = %v, want %v", s.name, err, s.wantErr)
+		if s.wantErr == nil {
+			require.NoError(t, err, s.name)
+		} else {
+			require.ErrorIs(t, err, s.wantErr, s.name)
 		}
-		if got := apikey.SlowChecks(m); got != s.wantSlow {
-			t.Fatalf("%s: %d Argon2id computations, want %d", s.name, got, s.wantSlow)
-		}
+		require.Equal(t, s.wantSlow, apikey.SlowChecks(m), "%s: Argon2id computations", s.name)
 	}
 }
 
@@ -565,11 +474,7 @@ func TestArgon2idWithoutCacheChecksEveryTime(t *testing.T) {
 	m, _ := newManager(t, apikey.Options{CacheTTL: -1, Hash: apikey.Argon2id, Argon2: apikey.Argon2Params{Time: 1, Memory: 64}})
 	_, tok := create(t, m, apikey.CreateParams{})
 	for i := range 3 {
-		if _, err := m.Verify(context.Background(), tok); err != nil {
-			t.Fatal(err)
-		}
-		if got := apikey.SlowChecks(m); got != int64(i+1) {
-			t.Fatalf("%d Argon2id computations after %d verifications", got, i+1)
-		}
+		verify(t, m, tok, nil)
+		assert.Equal(t, int64(i+1), apikey.SlowChecks(m), "Argon2id computations after %d verifications", i+1)
 	}
 }

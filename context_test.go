@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type otherKey struct{}
@@ -23,41 +24,35 @@ func TestContextCarriesKey(t *testing.T) {
 	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), otherKey{}, "v"))
 	ctx := apikey.NewContext(parent, k)
 
-	if got, ok := apikey.FromContext(ctx); !ok || got.ID != k.ID || got.Label != k.Label {
-		t.Fatalf("FromContext = %v, %v", got.ID, ok)
-	}
-	if ctx.Value(otherKey{}) != "v" {
-		t.Error("a parent's value is lost")
-	}
+	got, ok := apikey.FromContext(ctx)
+	require.True(t, ok, "FromContext found no key")
+	assert.Equal(t, k.ID, got.ID)
+	assert.Equal(t, k.Label, got.Label)
+	assert.Equal(t, "v", ctx.Value(otherKey{}), "a parent's value")
 	child, stop := context.WithTimeout(ctx, time.Hour)
 	defer stop()
-	if got, ok := apikey.FromContext(child); !ok || got.ID != k.ID {
-		t.Error("a derived context lost the key")
-	}
-	if _, ok := child.Deadline(); !ok {
-		t.Error("the derived context has no deadline")
-	}
+	got, ok = apikey.FromContext(child)
+	assert.True(t, ok, "a derived context lost the key")
+	assert.Equal(t, k.ID, got.ID, "key of a derived context")
+	_, ok = child.Deadline()
+	assert.True(t, ok, "the derived context has no deadline")
 	// A second key replaces the first for code below it.
 	k2 := apikey.Key{ID: uuid.New()}
-	if got, _ := apikey.FromContext(apikey.NewContext(child, k2)); got.ID != k2.ID {
-		t.Error("an inner key does not shadow an outer one")
-	}
+	got, _ = apikey.FromContext(apikey.NewContext(child, k2))
+	assert.Equal(t, k2.ID, got.ID, "an inner key must shadow an outer one")
 	// Changing the returned copy changes nothing stored.
-	got, _ := apikey.FromContext(ctx)
+	got, _ = apikey.FromContext(ctx)
 	got.Label = "changed"
-	if again, _ := apikey.FromContext(ctx); again.Label != "ctx" {
-		t.Error("FromContext returned a key sharing storage with the context")
-	}
+	again, _ := apikey.FromContext(ctx)
+	assert.Equal(t, "ctx", again.Label, "FromContext returned a key sharing storage with the context")
 
 	cause := errors.New("client went away")
 	cancel(cause)
 	<-child.Done()
-	if !errors.Is(child.Err(), context.Canceled) || context.Cause(child) != cause {
-		t.Errorf("cancellation did not reach the derived context: %v, %v", child.Err(), context.Cause(child))
-	}
-	if got := ctx.(fmt.Stringer).String(); !strings.Contains(got, "WithValue(apikey context value key)") {
-		t.Errorf("String = %q", got)
-	}
+	assert.ErrorIs(t, child.Err(), context.Canceled, "cancellation did not reach the derived context")
+	assert.Same(t, cause, context.Cause(child), "cause of the derived context's cancellation")
+	require.Implements(t, (*fmt.Stringer)(nil), ctx)
+	assert.Contains(t, ctx.(fmt.Stringer).String(), "WithValue(apikey context value key)", "String")
 }
 
 // TestKeyFromContextIsACopyWithoutDigest checks that handlers get their own
@@ -67,15 +62,11 @@ func TestKeyFromContextIsACopyWithoutDigest(t *testing.T) {
 	m, _ := newManager(t, apikey.Options{})
 	_, tok := create(t, m, apikey.CreateParams{Label: "shared"})
 	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var seen []apikey.Key
 	h := g.MustRequire()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k, ok := apikey.FromContext(r.Context())
-		if !ok {
-			t.Fatal("no key in the context")
-		}
+		require.True(t, ok, "no key in the context") // the handler runs on the test's goroutine
 		seen = append(seen, k)
 		k.Label = "changed by a handler" // must not reach the next request
 	}))
@@ -84,15 +75,10 @@ func TestKeyFromContextIsACopyWithoutDigest(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
-	if len(seen) != 3 {
-		t.Fatalf("handler ran %d times", len(seen))
-	}
+	require.Len(t, seen, 3, "keys the handler saw")
 	for _, k := range seen {
-		if k.Label != "shared" || !k.Digest.IsZero() {
-			t.Fatalf("FromContext = label %q, digest zero %v", k.Label, k.Digest.IsZero())
-		}
+		assert.Equal(t, "shared", k.Label, "label FromContext returned")
+		assert.True(t, k.Digest.IsZero(), "FromContext returned the digest")
 	}
-	if k, err := m.Verify(context.Background(), tok); err != nil || k.Label != "shared" {
-		t.Fatalf("Verify after handlers ran = %q, %v", k.Label, err)
-	}
+	assert.Equal(t, "shared", verify(t, m, tok, nil).Label, "label Verify returned after handlers ran")
 }

