@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/memstore"
+	"github.com/stretchr/testify/require"
 )
 
 // The benchmarks share one fixture, built once per test binary: 100,000
@@ -50,9 +51,7 @@ func TestMain(m *testing.M) {
 func benchSetup(b *testing.B) *benchFixture {
 	b.Helper()
 	benchOnce.Do(func() { bench, benchErr = newBenchFixture() })
-	if benchErr != nil {
-		b.Fatal(benchErr)
-	}
+	require.NoError(b, benchErr, "building the benchmark fixture")
 	return bench
 }
 
@@ -118,6 +117,8 @@ func newBenchFixture() (*benchFixture, error) {
 }
 
 // run runs op over the sample, on one goroutine and on GOMAXPROCS of them.
+// The timed loops report errors with b.Fatal and b.Error rather than
+// require and assert, which would call b.Helper on every iteration.
 func run(b *testing.B, n int, op func(i int) error) {
 	b.Run("single", func(b *testing.B) {
 		b.ReportAllocs()
@@ -157,9 +158,7 @@ func BenchmarkPointLookup(b *testing.B) {
 	f := benchSetup(b)
 	ctx := context.Background()
 	st, err := f.sqlite.read.Prepare(`SELECT ` + columns + ` FROM keyscope_keys WHERE id = ?`)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err, "Prepare")
 	defer st.Close()
 	run(b, len(f.ids), func(i int) error {
 		v := new(rowValues) // one allocation for all the targets, as in Get
@@ -197,14 +196,11 @@ func BenchmarkVerify(b *testing.B) {
 		}{{"off", -1}, {"on", time.Hour}} {
 			b.Run("store="+st.name+"/cache="+cache.name, func(b *testing.B) {
 				m, err := apikey.NewManager(apikey.Options{Store: st.store, UsageInterval: -1, CacheTTL: cache.ttl})
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err, "NewManager")
 				defer m.Close()
 				for _, tok := range f.tokens { // warm the cache, if on
-					if _, err := m.Verify(ctx, tok); err != nil {
-						b.Fatal(err)
-					}
+					_, err := m.Verify(ctx, tok)
+					require.NoError(b, err, "Verify while warming the cache")
 				}
 				run(b, len(f.tokens), func(i int) error {
 					_, err := m.Verify(ctx, f.tokens[i])
@@ -224,19 +220,15 @@ func BenchmarkCreate(b *testing.B) {
 			var store apikey.Store = memstore.New()
 			if name == "sqlite" {
 				s, err := Open(filepath.Join(b.TempDir(), "create.db"))
-				if err != nil {
-					b.Fatal(err)
-				}
+				require.NoError(b, err, "Open")
 				defer s.Close()
 				store = s
 			}
 			m, err := apikey.NewManager(apikey.Options{Store: store, UsageInterval: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, err, "NewManager")
 			defer m.Close()
 			b.ReportAllocs()
-			for b.Loop() {
+			for b.Loop() { // b.Fatal rather than require: see run
 				if _, _, err := m.Create(ctx, apikey.CreateParams{Label: "bench"}); err != nil {
 					b.Fatal(err)
 				}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // syncBuffer is an io.Writer safe for concurrent use, for a test logger.
@@ -76,9 +78,7 @@ func TestContention(t *testing.T) {
 	shared := make([]*sharedKey, 4)
 	for i := range shared {
 		k, tok, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprint("shared ", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "Manager.Create")
 		shared[i] = &sharedKey{id: k.ID, modelKey: modelKey{token: tok.Reveal(), label: k.Label, active: true}}
 	}
 
@@ -182,20 +182,17 @@ func TestContention(t *testing.T) {
 	}
 	wg.Wait()
 	for _, err := range errs {
-		if err != nil {
-			if msg := err.Error(); strings.Contains(msg, "locked") || strings.Contains(msg, "busy") {
-				t.Errorf("SQLITE_BUSY reached a caller: %v", err)
-			} else {
-				t.Error(err)
-			}
+		if err == nil {
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "locked") || strings.Contains(msg, "busy") {
+			assert.Fail(t, "SQLITE_BUSY reached a caller: "+msg)
+		} else {
+			assert.NoError(t, err, "a worker's operation")
 		}
 	}
-	if err := m.Close(); err != nil {
-		t.Errorf("final usage flush: %v", err)
-	}
-	if out := logged.String(); out != "" {
-		t.Errorf("the background usage flush failed:\n%s", out)
-	}
+	assert.NoError(t, m.Close(), "final usage flush")
+	assert.Empty(t, logged.String(), "log of the background usage flush, which must not fail")
 	if t.Failed() {
 		return
 	}
@@ -212,36 +209,32 @@ func TestContention(t *testing.T) {
 	}
 	s = reopen(t, s, path)
 	all, err := s.List(ctx, apikey.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(want) {
-		t.Errorf("file holds %d keys, model %d", len(all), len(want))
-	}
+	require.NoError(t, err, "List after reopening")
+	assert.Equal(t, len(want), len(all), "keys in the file, against the model")
 	for _, k := range all {
 		mk, ok := want[k.ID]
-		switch {
-		case !ok:
-			t.Errorf("file holds key %s (%q), which the model deleted or never made", k.ID, k.Label)
-		case k.Label != mk.label || k.Active != mk.active || k.ClonedFrom != mk.clonedFrom:
-			t.Errorf("key %s: label %q active %v cloned from %s; model: %q %v %s",
-				k.ID, k.Label, k.Active, k.ClonedFrom, mk.label, mk.active, mk.clonedFrom)
+		if !assert.True(t, ok, "file holds key %s (%q), which the model deleted or never made", k.ID, k.Label) {
+			continue
 		}
+		assert.Equal(t, mk.label, k.Label, "label of key %s, against the model", k.ID)
+		assert.Equal(t, mk.active, k.Active, "Active of key %s, against the model", k.ID)
+		assert.Equal(t, mk.clonedFrom.String(), k.ClonedFrom.String(), "ClonedFrom of key %s, against the model", k.ID)
 	}
 	check := newManager(t, apikey.Options{Store: s, CacheTTL: -1})
 	for id, mk := range want {
 		_, err := check.Verify(ctx, mk.token)
-		if mk.active && err != nil || !mk.active && !errors.Is(err, apikey.ErrInactive) {
-			t.Errorf("after reopening, Verify(%s) = %v, model active = %v", id, err, mk.active)
+		if mk.active {
+			assert.NoError(t, err, "after reopening, Verify(%s) of a key active in the model", id)
+		} else {
+			assert.ErrorIs(t, err, apikey.ErrInactive, "after reopening, Verify(%s) of a key inactive in the model", id)
 		}
 	}
 	var gone int
 	for _, toks := range deleted {
 		for _, tok := range toks {
 			gone++
-			if _, err := check.Verify(ctx, tok); !errors.Is(err, apikey.ErrInvalidKey) {
-				t.Errorf("after reopening, a deleted key verifies: %v", err)
-			}
+			_, err := check.Verify(ctx, tok)
+			assert.ErrorIs(t, err, apikey.ErrInvalidKey, "after reopening, Verify of a deleted key")
 		}
 	}
 	t.Logf("%d keys, %d deleted", len(want), gone)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -22,6 +21,8 @@ import (
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/sqlitestore"
 	"github.com/keyscope/apikey/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // crashChildEnv, when set, makes TestCrash the writing child process, and
@@ -156,12 +157,8 @@ func crashRound(t *testing.T, after int) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "StdoutPipe")
+	require.NoError(t, cmd.Start(), "starting the child")
 	reported := map[string]int{"C": -1, "M": -1, "U": -1} // last index of each
 	lines := 0
 	read := func(sc *bufio.Scanner) {
@@ -179,66 +176,51 @@ func crashRound(t *testing.T, after int) {
 	}
 	sc := bufio.NewScanner(out)
 	read(sc)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Process.Kill(), "killing the child")
 	read(sc) // lines the child wrote before it died were acknowledged too
 	io.Copy(io.Discard, out)
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != -1 {
-		t.Fatalf("child did not die by the signal: %v\n%s", err, stderr.String())
-	}
-	if lines < after {
-		t.Fatalf("child reported %d writes before dying, want %d\n%s", lines, after, stderr.String())
-	}
+	require.ErrorAs(t, err, &exit, "the child must die by the signal\n%s", stderr.String())
+	require.Equal(t, -1, exit.ExitCode(), "the child must die by the signal\n%s", stderr.String())
+	require.GreaterOrEqual(t, lines, after, "writes the child reported before dying\n%s", stderr.String())
 
 	// Integrity first, on a plain handle: opening recovers the WAL.
 	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "sql.Open")
 	var integrity string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&integrity); err != nil || integrity != "ok" {
-		db.Close()
-		t.Fatalf("integrity_check = %q, %v", integrity, err)
-	}
+	err = db.QueryRow("PRAGMA integrity_check").Scan(&integrity)
 	db.Close()
+	require.NoError(t, err, "PRAGMA integrity_check")
+	require.Equal(t, "ok", integrity, "PRAGMA integrity_check")
 
 	s, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatalf("reopening after the crash: %v", err)
-	}
+	require.NoError(t, err, "reopening after the crash")
 	defer s.Close()
 	ks, err := s.List(context.Background(), apikey.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "List after the crash")
 	// Keys 0..n-1 are present, and n is what was reported, or one more if
 	// the kill came between a Create and its line.
 	n := len(ks)
-	if n < reported["C"]+1 || n > reported["C"]+2 {
-		t.Fatalf("%d keys after the crash; the child reported creating %d", n, reported["C"]+1)
-	}
+	assert.GreaterOrEqual(t, n, reported["C"]+1, "keys after the crash, against the creations the child reported")
+	assert.LessOrEqual(t, n, reported["C"]+2, "keys after the crash, against the creations the child reported")
 	byIndex := make([]apikey.Key, n)
 	for i, k := range ks {
 		byIndex[n-1-i] = k // List is newest first
 	}
 	for i, got := range byIndex {
 		want := crashRecord(i)
-		if got.ID != want.ID {
-			t.Fatalf("key %d has ID %s, want %s: keys are not a prefix of the sequence", i, got.ID, want.ID)
-		}
+		require.Equal(t, want.ID.String(), got.ID.String(), "ID of key %d: the keys must be a prefix of the sequence", i)
 		// The update of key i is made after key i+2 is created.
 		if upd := i + 2; upd%7 == 6 && upd < n {
 			applied := got.Label == crashUpdated(want).Label
 			switch {
 			case applied && got.Active:
-				t.Fatalf("key %d: update half applied: label changed, still active", i)
+				assert.Fail(t, "update half applied: label changed, still active", "key %d", i)
 			case !applied && !got.Active:
-				t.Fatalf("key %d: update half applied: deactivated, label unchanged", i)
+				assert.Fail(t, "update half applied: deactivated, label unchanged", "key %d", i)
 			case !applied && reported["U"] >= upd:
-				t.Fatalf("key %d: reported update lost", i)
+				assert.Fail(t, "reported update lost", "key %d", i)
 			}
 			if applied {
 				want = crashUpdated(want)
@@ -252,17 +234,14 @@ func crashRound(t *testing.T, after int) {
 			case got.LastUsedAt.Equal(at):
 				want.LastUsedAt = at
 			case !got.LastUsedAt.IsZero():
-				t.Fatalf("key %d: LastUsedAt %v, want zero or %v", i, got.LastUsedAt, at)
+				assert.Fail(t, fmt.Sprintf("LastUsedAt %v, want zero or %v", got.LastUsedAt, at), "key %d", i)
 			case reported["M"] >= last:
-				t.Fatalf("key %d: reported MarkUsed batch lost", i)
+				assert.Fail(t, "reported MarkUsed batch lost", "key %d", i)
 			}
-			if first := byIndex[i/4*4]; !first.LastUsedAt.Equal(got.LastUsedAt) {
-				t.Fatalf("MarkUsed batch ending at key %d half applied: key %d has %v, key %d has %v",
-					last, i/4*4, first.LastUsedAt, i, got.LastUsedAt)
-			}
+			first := byIndex[i/4*4]
+			assert.WithinDuration(t, first.LastUsedAt, got.LastUsedAt, 0,
+				"MarkUsed batch ending at key %d half applied: LastUsedAt of key %d against key %d", last, i, i/4*4)
 		}
-		if d := storetest.Diff(got, want); d != "" {
-			t.Fatalf("key %d after the crash: %s", i, d)
-		}
+		assert.Empty(t, storetest.Diff(got, want), "key %d after the crash", i)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/sqlitestore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // seedFile writes a database holding one key at a new path and returns the
@@ -22,21 +23,15 @@ func seedFile(t *testing.T) (path, token string) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "keys.db")
 	s, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Open")
 	m := newManager(t, apikey.Options{Store: s})
 	// More keys than fit in one page, so that the table has interior pages.
 	for range 100 {
 		_, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: strings.Repeat("seed ", 20)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "Manager.Create")
 		token = tok.Reveal()
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, s.Close(), "Close")
 	return path, token
 }
 
@@ -44,13 +39,9 @@ func seedFile(t *testing.T) (path, token string) {
 // every one of words.
 func wantOpenError(t *testing.T, err error, path string, words ...string) {
 	t.Helper()
-	if err == nil {
-		t.Fatalf("opening %s succeeded, want an error", path)
-	}
+	require.Error(t, err, "opening %s", path)
 	for _, w := range append(words, path) {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
+		assert.ErrorContains(t, err, w, "opening %s", path)
 	}
 }
 
@@ -64,12 +55,9 @@ func failsClosed(t *testing.T, s apikey.Store, token string, cache bool) error {
 		opts.CacheTTL = -1
 	}
 	k, err := newManager(t, opts).Verify(context.Background(), token)
-	if err == nil || k.ID != uuid.Nil {
-		t.Fatalf("Verify over a failed store = %v, %v; want an error and no key", k.ID, err)
-	}
-	if errors.Is(err, apikey.ErrInvalidKey) {
-		t.Fatalf("Verify over a failed store = %v, want a store error, not ErrInvalidKey", err)
-	}
+	require.Error(t, err, "Verify over a failed store")
+	assert.Zero(t, k.ID, "ID of the key Verify over a failed store returned")
+	assert.NotErrorIs(t, err, apikey.ErrInvalidKey, "Verify over a failed store: want a store error")
 	return err
 }
 
@@ -77,9 +65,7 @@ func TestFaultReadOnly(t *testing.T) {
 	path, _ := seedFile(t)
 	t.Run("handle", func(t *testing.T) {
 		db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "sql.Open")
 		defer db.Close()
 		_, err = sqlitestore.New(db)
 		wantOpenError(t, err, path, "read-only")
@@ -88,9 +74,7 @@ func TestFaultReadOnly(t *testing.T) {
 		if os.Geteuid() == 0 {
 			t.Skip("root writes to read-only files; the handle case covers SQLite's side")
 		}
-		if err := os.Chmod(path, 0o444); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.Chmod(path, 0o444), "Chmod")
 		_, err := sqlitestore.Open(path)
 		wantOpenError(t, err, path, "read-only")
 	})
@@ -117,18 +101,13 @@ func TestFaultGarbageFile(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "keys.db")
-			if err := os.WriteFile(path, content, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.WriteFile(path, content, 0o600), "WriteFile")
 			_, err := sqlitestore.Open(path)
 			wantOpenError(t, err, path)
-			if !strings.Contains(err.Error(), "not a SQLite database") && !strings.Contains(err.Error(), "corrupt") {
-				t.Errorf("error %q does not say the file is not a database", err)
-			}
+			assert.Regexp(t, "not a SQLite database|corrupt", err.Error(), "the error must say the file is not a database")
 			after, err := os.ReadFile(path)
-			if err != nil || !bytes.Equal(after, content) {
-				t.Fatalf("Open changed the file it refused (%v)", err)
-			}
+			require.NoError(t, err, "reading the refused file")
+			assert.True(t, bytes.Equal(after, content), "Open changed the file it refused")
 		})
 	}
 }
@@ -138,25 +117,16 @@ func TestFaultGarbageFile(t *testing.T) {
 func TestFaultCorruptTable(t *testing.T) {
 	path, token := seedFile(t)
 	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "sql.Open")
 	var root, pageSize int64
-	if err := db.QueryRow(`SELECT rootpage FROM sqlite_schema WHERE name = 'keyscope_keys'`).Scan(&root); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRow(`PRAGMA page_size`).Scan(&pageSize); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT rootpage FROM sqlite_schema WHERE name = 'keyscope_keys'`).Scan(&root), "reading the root page")
+	require.NoError(t, db.QueryRow(`PRAGMA page_size`).Scan(&pageSize), "reading the page size")
 	db.Close()
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "opening the file to damage it")
 	garbage := bytes.Repeat([]byte{0xa5}, int(pageSize))
-	if _, err := f.WriteAt(garbage, (root-1)*pageSize); err != nil {
-		t.Fatal(err)
-	}
+	_, err = f.WriteAt(garbage, (root-1)*pageSize)
+	require.NoError(t, err, "overwriting the root page")
 	f.Close()
 
 	s, err := sqlitestore.Open(path)
@@ -166,10 +136,7 @@ func TestFaultCorruptTable(t *testing.T) {
 	}
 	defer s.Close()
 	for _, cache := range []bool{false, true} {
-		err := failsClosed(t, s, token, cache)
-		if !strings.Contains(err.Error(), "corrupt") {
-			t.Errorf("error %q does not say the database is corrupt", err)
-		}
+		assert.ErrorContains(t, failsClosed(t, s, token, cache), "corrupt", "Verify, cache %v", cache)
 	}
 }
 
@@ -177,19 +144,11 @@ func TestFaultClosedStore(t *testing.T) {
 	ctx := context.Background()
 	path, token := seedFile(t)
 	s, err := sqlitestore.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("second Close: %v", err)
-	}
+	require.NoError(t, err, "Open")
+	require.NoError(t, s.Close(), "Close")
+	assert.NoError(t, s.Close(), "second Close")
 	for _, cache := range []bool{false, true} {
-		if err := failsClosed(t, s, token, cache); !errors.Is(err, apikey.ErrClosed) {
-			t.Errorf("Verify after Close: %v, want ErrClosed", err)
-		}
+		assert.ErrorIs(t, failsClosed(t, s, token, cache), apikey.ErrClosed, "Verify after Close, cache %v", cache)
 	}
 	id := uuid.Must(uuid.NewV7())
 	label := "x"
@@ -201,9 +160,7 @@ func TestFaultClosedStore(t *testing.T) {
 		"MarkUsed": s.MarkUsed(ctx, []apikey.Use{{ID: id}}),
 	}
 	for name, err := range calls {
-		if !errors.Is(err, apikey.ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
-		}
+		assert.ErrorIs(t, err, apikey.ErrClosed, "%s after Close", name)
 	}
 }
 
@@ -212,19 +169,12 @@ func TestFaultClosedStore(t *testing.T) {
 func TestFaultHandleClosedUnderNew(t *testing.T) {
 	path, token := seedFile(t)
 	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "sql.Open")
 	s, err := sqlitestore.New(db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "New")
 	defer s.Close()
 	db.Close()
 	for _, cache := range []bool{false, true} {
-		err := failsClosed(t, s, token, cache)
-		if !strings.Contains(err.Error(), path) {
-			t.Errorf("error %q does not name the database %s", err, path)
-		}
+		assert.ErrorContains(t, failsClosed(t, s, token, cache), path, "Verify, cache %v: the error must name the database", cache)
 	}
 }

@@ -57,6 +57,16 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 	return ms, nil
 }
 
+// migrations returns the embedded migrations. They are checked by a test,
+// so failing here is a build defect.
+func migrations() []migration {
+	ms, err := loadMigrations(migrationFiles, "migrations")
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
 // schemaTable records the migrations applied to a database, one row each;
 // the highest version is the schema version. A table of its own, rather than
 // PRAGMA user_version, leaves user_version to applications that keep their

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,17 +15,16 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestEmbeddedMigrations(t *testing.T) {
 	ms, err := loadMigrations(migrationFiles, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "loadMigrations")
 	for i, m := range ms {
-		if m.version != i+1 || strings.TrimSpace(m.sql) == "" {
-			t.Errorf("migration %d: version %d, %d bytes of SQL", i, m.version, len(m.sql))
-		}
+		assert.Equal(t, i+1, m.version, "version of migration %d, %s", i, m.name)
+		assert.NotEmpty(t, strings.TrimSpace(m.sql), "SQL of migration %d, %s", i, m.name)
 	}
 }
 
@@ -45,9 +43,7 @@ func TestLoadMigrationsRejectsBadSets(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := loadMigrations(tc.files, "m")
-			if err == nil || !strings.Contains(err.Error(), tc.bad) {
-				t.Fatalf("err = %v, want one naming %q", err, tc.bad)
-			}
+			assert.ErrorContains(t, err, tc.bad)
 		})
 	}
 }
@@ -55,9 +51,7 @@ func TestLoadMigrationsRejectsBadSets(t *testing.T) {
 func openRaw(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "sql.Open")
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -65,18 +59,15 @@ func openRaw(t *testing.T, path string) *sql.DB {
 func tables(t *testing.T, db *sql.DB) string {
 	t.Helper()
 	rows, err := db.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "listing tables")
 	defer rows.Close()
 	var names []string
 	for rows.Next() {
 		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rows.Scan(&n), "listing tables")
 		names = append(names, n)
 	}
+	require.NoError(t, rows.Err(), "listing tables")
 	return strings.Join(names, ",")
 }
 
@@ -87,9 +78,7 @@ func testMigrations(t *testing.T, sqls ...string) []migration {
 		fsys[fmt.Sprintf("m/%04d_m.sql", i+1)] = &fstest.MapFile{Data: []byte(s)}
 	}
 	ms, err := loadMigrations(fsys, "m")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "loadMigrations")
 	return ms
 }
 
@@ -100,12 +89,9 @@ func TestMigrateAllOrNothing(t *testing.T) {
 		"CREATE TABLE a (x); INSERT INTO a VALUES (1);",
 		"CREATE TABLE b (x); INSERT INTO no_such_table VALUES (1);",
 	)
-	if _, _, err := migrate(ctx, db, ms); err == nil || !strings.Contains(err.Error(), "0002_m.sql") {
-		t.Fatalf("migrate with a failing second migration: err = %v, want one naming it", err)
-	}
-	if got := tables(t, db); got != "" {
-		t.Fatalf("after a failed migration the database has tables %q, want none", got)
-	}
+	_, _, err := migrate(ctx, db, ms)
+	assert.ErrorContains(t, err, "0002_m.sql", "migrate with a failing second migration")
+	assert.Empty(t, tables(t, db), "tables after a failed migration")
 }
 
 func TestMigrateUpgrades(t *testing.T) {
@@ -113,31 +99,33 @@ func TestMigrateUpgrades(t *testing.T) {
 	db := openRaw(t, filepath.Join(t.TempDir(), "m.db"))
 	v1 := "CREATE TABLE a (x); INSERT INTO a VALUES (1);"
 	v2 := "CREATE TABLE b (x); INSERT INTO b SELECT x + 1 FROM a;"
-	if from, to, err := migrate(ctx, db, testMigrations(t, v1)); err != nil || from != 0 || to != 1 {
-		t.Fatalf("first migration: %d -> %d, %v", from, to, err)
-	}
-	if from, to, err := migrate(ctx, db, testMigrations(t, v1, v2)); err != nil || from != 1 || to != 2 {
-		t.Fatalf("upgrade: %d -> %d, %v", from, to, err)
-	}
-	if from, to, err := migrate(ctx, db, testMigrations(t, v1, v2)); err != nil || from != 2 || to != 2 {
-		t.Fatalf("up to date: %d -> %d, %v", from, to, err)
+	// The steps run in order, on the same database.
+	for _, step := range []struct {
+		name     string
+		ms       []migration
+		from, to int
+	}{
+		{"first migration", testMigrations(t, v1), 0, 1},
+		{"upgrade", testMigrations(t, v1, v2), 1, 2},
+		{"up to date", testMigrations(t, v1, v2), 2, 2},
+	} {
+		from, to, err := migrate(ctx, db, step.ms)
+		require.NoError(t, err, step.name)
+		assert.Equal(t, step.from, from, "%s: version found", step.name)
+		assert.Equal(t, step.to, to, "%s: version left", step.name)
 	}
 	var b int
-	if err := db.QueryRow(`SELECT x FROM b`).Scan(&b); err != nil || b != 2 {
-		t.Fatalf("upgrade did not run on the existing data: %d, %v", b, err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT x FROM b`).Scan(&b), "reading the table the upgrade made")
+	assert.Equal(t, 2, b, "value the upgrade computed from the existing data")
 	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM keyscope_schema`).Scan(&n); err != nil || n != 2 {
-		t.Fatalf("keyscope_schema has %d rows, %v; want 2", n, err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM keyscope_schema`).Scan(&n), "counting keyscope_schema")
+	assert.Equal(t, 2, n, "rows of keyscope_schema")
 }
 
 func fileSum(t *testing.T, path string) [32]byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "ReadFile")
 	return sha256.Sum256(b)
 }
 
@@ -147,40 +135,31 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "future.db")
 	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Open")
 	k := apikey.Key{ID: uuid.Must(uuid.NewV7()), Label: "from the past", Scopes: apikey.FullAccess(), Hint: "h"}
-	k.Digest, _ = apikey.DecodeDigest(append([]byte{byte(apikey.SHA256)}, bytes.Repeat([]byte{1}, 32)...))
-	if err := s.Create(ctx, k); err != nil {
-		t.Fatal(err)
-	}
+	k.Digest, err = apikey.DecodeDigest(append([]byte{byte(apikey.SHA256)}, bytes.Repeat([]byte{1}, 32)...))
+	require.NoError(t, err, "DecodeDigest")
+	require.NoError(t, s.Create(ctx, k), "Create")
 	s.Close()
 	db, err := sql.Open("sqlite3", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "sql.Open")
 	latest := len(migrations())
-	if _, err := db.Exec(`INSERT INTO keyscope_schema VALUES (?, 'future.sql', 0)`, latest+1); err != nil {
-		t.Fatal(err)
-	}
+	_, err = db.Exec(`INSERT INTO keyscope_schema VALUES (?, 'future.sql', 0)`, latest+1)
+	require.NoError(t, err, "recording a future migration")
 	db.Close()
 	before := fileSum(t, path)
 
-	check := func(err error) {
+	check := func(opener string, err error) {
 		t.Helper()
-		if !errors.Is(err, errNewerSchema) || !strings.Contains(err.Error(), path) {
-			t.Fatalf("err = %v, want one naming %s and saying its schema is newer", err, path)
-		}
-		if after := fileSum(t, path); after != before {
-			t.Fatal("the refused database file changed")
-		}
+		assert.ErrorIs(t, err, errNewerSchema, opener)
+		assert.ErrorContains(t, err, path, opener)
+		assert.Equal(t, before, fileSum(t, path), "%s changed the database file it refused", opener)
 	}
 	_, err = Open(path)
-	check(err)
+	check("Open", err)
 	db = openRaw(t, "file:"+path+"?_journal_mode=WAL")
 	_, err = New(db)
-	check(err)
+	check("New", err)
 }
 
 func TestConcurrentOpensMigrateOnce(t *testing.T) {
@@ -198,16 +177,10 @@ func TestConcurrentOpensMigrateOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("Open %d: %v", i, err)
-		}
+		require.NoError(t, err, "Open %d", i)
 		defer stores[i].Close()
 	}
 	var versions int
-	if err := stores[0].read.QueryRow(`SELECT count(*) FROM keyscope_schema`).Scan(&versions); err != nil {
-		t.Fatal(err)
-	}
-	if versions != len(migrations()) {
-		t.Fatalf("keyscope_schema has %d rows after %d concurrent opens, want %d", versions, n, len(migrations()))
-	}
+	require.NoError(t, stores[0].read.QueryRow(`SELECT count(*) FROM keyscope_schema`).Scan(&versions), "counting keyscope_schema")
+	assert.Equal(t, len(migrations()), versions, "rows of keyscope_schema after %d concurrent opens", n)
 }

@@ -1,25 +1,50 @@
-package sqlitestore
+package sqlitestore_test
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/sqlitestore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
+
+// openTemp opens a Store on a new file in t's temporary directory and
+// closes it when t ends.
+func openTemp(t testing.TB) (*sqlitestore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "keys.db")
+	s, err := sqlitestore.Open(path)
+	require.NoError(t, err, "Open")
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+// reopen closes s and opens the file at path again.
+func reopen(t testing.TB, s *sqlitestore.Store, path string) *sqlitestore.Store {
+	t.Helper()
+	require.NoError(t, s.Close(), "Close")
+	s, err := sqlitestore.Open(path)
+	require.NoError(t, err, "reopening")
+	t.Cleanup(func() { s.Close() })
+	return s
+}
 
 // TestOpenSettings checks the settings the package documentation promises
 // on the connections Open makes.
 func TestOpenSettings(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "settings.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := openTemp(t)
+	read, write := sqlitestore.Handles(s)
 	pragma := func(db *sql.DB, name string) string {
 		t.Helper()
 		var v string
-		if err := db.QueryRow("PRAGMA " + name).Scan(&v); err != nil {
-			t.Fatalf("PRAGMA %s: %v", name, err)
-		}
+		require.NoError(t, db.QueryRow("PRAGMA "+name).Scan(&v), "PRAGMA %s", name)
 		return v
 	}
 	for _, c := range []struct {
@@ -28,20 +53,122 @@ func TestOpenSettings(t *testing.T) {
 		pragma string
 		want   string
 	}{
-		{"writer", s.write, "journal_mode", "wal"},
-		{"writer", s.write, "synchronous", "1"}, // NORMAL
-		{"writer", s.write, "busy_timeout", "5000"},
-		{"writer", s.write, "query_only", "0"},
-		{"reader", s.read, "journal_mode", "wal"},
-		{"reader", s.read, "busy_timeout", "5000"},
-		{"reader", s.read, "query_only", "1"},
-		{"reader", s.read, "mmap_size", "134217728"},
+		{"writer", write, "journal_mode", "wal"},
+		{"writer", write, "synchronous", "1"}, // NORMAL
+		{"writer", write, "busy_timeout", "5000"},
+		{"writer", write, "query_only", "0"},
+		{"reader", read, "journal_mode", "wal"},
+		{"reader", read, "busy_timeout", "5000"},
+		{"reader", read, "query_only", "1"},
+		{"reader", read, "mmap_size", "134217728"},
 	} {
-		if got := pragma(c.db, c.pragma); got != c.want {
-			t.Errorf("%s: PRAGMA %s = %s, want %s", c.handle, c.pragma, got, c.want)
-		}
+		assert.Equal(t, c.want, pragma(c.db, c.pragma), "%s: PRAGMA %s", c.handle, c.pragma)
 	}
-	if got := s.write.Stats().MaxOpenConnections; got != 1 {
-		t.Errorf("writer pool allows %d connections, want 1", got)
+	assert.Equal(t, 1, write.Stats().MaxOpenConnections, "connections the writer pool allows")
+}
+
+// TestReadersDoNotWaitForWriters holds a write transaction open on the file
+// from another connection and reads through the Store meanwhile. Were reads
+// to wait for the writer, they would fail with "database is locked" once
+// the busy timeout ran out, since the writer only finishes after them.
+func TestReadersDoNotWaitForWriters(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	m := newManager(t, apikey.Options{Store: s, CacheTTL: -1})
+	k, tok, err := m.Create(ctx, apikey.CreateParams{Label: "read while written"})
+	require.NoError(t, err, "Manager.Create")
+	other, err := sql.Open("sqlite3", path)
+	require.NoError(t, err, "opening another handle")
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	require.NoError(t, err, "another connection")
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
+	require.NoError(t, err, "BEGIN IMMEDIATE on another connection")
+	_, err = conn.ExecContext(ctx, "UPDATE keyscope_keys SET active = 0 WHERE id = ?", k.ID[:])
+	require.NoError(t, err, "UPDATE on another connection")
+
+	_, err = m.Verify(ctx, tok.Reveal())
+	assert.NoError(t, err, "Verify while another connection writes (want the committed, active key)")
+	ks, err := s.List(ctx, apikey.ListOptions{})
+	require.NoError(t, err, "List while another connection writes")
+	assert.Len(t, ks, 1, "List while another connection writes")
+
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	require.NoError(t, err, "COMMIT on another connection")
+	_, err = m.Verify(ctx, tok.Reveal())
+	assert.ErrorIs(t, err, apikey.ErrInactive, "Verify after the other connection committed")
+}
+
+func TestOpenPathsWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	for _, name := range []string{"keys?mode=ro.db", "a #b.db", "100%25.db", "x&_query_only=1.db", ":memory:"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			s, err := sqlitestore.Open(path)
+			require.NoError(t, err, "Open")
+			m := newManager(t, apikey.Options{Store: s})
+			k, _, err := m.Create(ctx, apikey.CreateParams{Label: "weird path"})
+			require.NoError(t, err, "Manager.Create")
+			s = reopen(t, s, path)
+			_, err = s.Get(ctx, k.ID)
+			assert.NoError(t, err, "Get after reopening %q", path)
+			_, err = os.Stat(path)
+			assert.NoError(t, err, "the database must be at %q", path)
+		})
 	}
+}
+
+func TestNewLeavesHandleOpen(t *testing.T) {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "app.db")+"?_journal_mode=WAL")
+	require.NoError(t, err, "sql.Open")
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE app_users (name TEXT)`)
+	require.NoError(t, err, "creating the application's table")
+	s, err := sqlitestore.New(db)
+	require.NoError(t, err, "New")
+	k, _, err := newManager(t, apikey.Options{Store: s}).Create(context.Background(), apikey.CreateParams{Label: "shared file"})
+	require.NoError(t, err, "Manager.Create")
+	require.NoError(t, s.Close(), "Close")
+
+	_, err = s.Get(context.Background(), k.ID)
+	assert.ErrorIs(t, err, apikey.ErrClosed, "Get after Close")
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM keyscope_keys`).Scan(&n), "the application's handle after Store.Close")
+	assert.Equal(t, 1, n, "keys read through the application's handle after Store.Close")
+	_, err = db.Exec(`INSERT INTO app_users VALUES ('still mine')`)
+	assert.NoError(t, err, "the application's own table")
+}
+
+func TestNewInMemory(t *testing.T) {
+	db, err := sql.Open("sqlite3", ":memory:")
+	require.NoError(t, err, "sql.Open")
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	s, err := sqlitestore.New(db)
+	require.NoError(t, err, "New")
+	defer s.Close()
+	m := newManager(t, apikey.Options{Store: s, CacheTTL: -1})
+	_, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: "in memory"})
+	require.NoError(t, err, "Manager.Create")
+	_, err = m.Verify(context.Background(), tok.Reveal())
+	assert.NoError(t, err, "Verify")
+}
+
+// fakeDriver is a database/sql driver that is not go-sqlite3.
+type fakeDriver struct{}
+
+func (fakeDriver) Open(string) (driver.Conn, error) { return nil, errors.New("fake driver") }
+
+func init() { sql.Register("keyscope-fake", fakeDriver{}) }
+
+func TestNewRefusesOtherDrivers(t *testing.T) {
+	db, err := sql.Open("keyscope-fake", "")
+	require.NoError(t, err, "sql.Open")
+	defer db.Close()
+	_, err = sqlitestore.New(db)
+	assert.ErrorContains(t, err, "go-sqlite3", "New with another driver")
+	_, err = sqlitestore.New(nil)
+	assert.Error(t, err, "New(nil)")
 }

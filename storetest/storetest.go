@@ -25,6 +25,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Run runs the whole conformance suite against stores made by newStore.
@@ -66,9 +68,7 @@ func sha256Digest(t *testing.T, fill byte) apikey.Digest {
 	t.Helper()
 	b := append([]byte{byte(apikey.SHA256)}, bytes.Repeat([]byte{fill}, 32)...)
 	d, err := apikey.DecodeDigest(b)
-	if err != nil {
-		t.Fatalf("DecodeDigest: %v", err)
-	}
+	require.NoError(t, err, "DecodeDigest")
 	return d
 }
 
@@ -76,13 +76,9 @@ func sha256Digest(t *testing.T, fill byte) apikey.Digest {
 func newRecord(t *testing.T, label string) apikey.Key {
 	t.Helper()
 	id, err := uuid.NewV7()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "uuid.NewV7")
 	sc, err := apikey.ParseScopes("campaigns:read,lists:write")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "ParseScopes")
 	return apikey.Key{
 		ID:         id,
 		Label:      label,
@@ -97,20 +93,54 @@ func newRecord(t *testing.T, label string) apikey.Key {
 	}
 }
 
+// mustCreate stores k, and stops the test if the store fails to.
 func mustCreate(t *testing.T, s apikey.Store, k apikey.Key) {
 	t.Helper()
-	if err := s.Create(context.Background(), k); err != nil {
-		t.Fatalf("Create(%s): %v", k.ID, err)
-	}
+	require.NoError(t, s.Create(context.Background(), k), "Create(%s)", k.ID)
 }
 
+// mustGet reads the key id, and stops the test if the store fails to.
 func mustGet(t *testing.T, s apikey.Store, id uuid.UUID) apikey.Key {
 	t.Helper()
 	k, err := s.Get(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Get(%s): %v", id, err)
-	}
+	require.NoError(t, err, "Get(%s)", id)
 	return k
+}
+
+// assertSame checks that got equals want as [Diff] compares them, and
+// names the fields that differ.
+func assertSame(t *testing.T, want, got apikey.Key, msgAndArgs ...any) bool {
+	t.Helper()
+	if d := Diff(got, want); d != "" {
+		return assert.Fail(t, "records differ: "+d, msgAndArgs...)
+	}
+	return true
+}
+
+// assertUTC checks that tm, read back from the store, is in UTC (or zero).
+func assertUTC(t *testing.T, tm time.Time, what string) bool {
+	t.Helper()
+	return assert.True(t, tm.IsZero() || tm.Location() == time.UTC, "%s %v read back in %v, want UTC", what, tm, tm.Location())
+}
+
+// assertLabel checks that the label got is want, quoting at most 60 bytes
+// of each when it is not: the labels under test run to kilobytes.
+func assertLabel(t *testing.T, want, got string, msgAndArgs ...any) bool {
+	t.Helper()
+	if got != want {
+		return assert.Fail(t, fmt.Sprintf("label read back as %.60q, want %.60q", got, want), msgAndArgs...)
+	}
+	return true
+}
+
+// keyIDs returns the IDs of ks, as strings so that a failed comparison
+// shows them readably.
+func keyIDs(ks []apikey.Key) []string {
+	ids := make([]string, len(ks))
+	for i, k := range ks {
+		ids[i] = k.ID.String()
+	}
+	return ids
 }
 
 // Diff describes field by field how got differs from want, digests
@@ -154,14 +184,10 @@ func testCreateGet(t *testing.T, s apikey.Store) {
 			mutate(&k)
 			mustCreate(t, s, k)
 			got := mustGet(t, s, k.ID)
-			if d := Diff(got, k); d != "" {
-				t.Fatalf("Get after Create: %s", d)
-			}
-			for _, tm := range []time.Time{got.CreatedAt, got.LastUsedAt, got.ExpiresAt} {
-				if !tm.IsZero() && tm.Location() != time.UTC {
-					t.Errorf("time %v read back in %v, want UTC", tm, tm.Location())
-				}
-			}
+			assertSame(t, k, got, "Get after Create")
+			assertUTC(t, got.CreatedAt, "CreatedAt")
+			assertUTC(t, got.LastUsedAt, "LastUsedAt")
+			assertUTC(t, got.ExpiresAt, "ExpiresAt")
 		})
 	}
 }
@@ -173,21 +199,15 @@ func testCreateDuplicate(t *testing.T, s apikey.Store) {
 	dup.ID = k.ID
 	dup.Active = false
 	err := s.Create(context.Background(), dup)
-	if !errors.Is(err, apikey.ErrDuplicateID) {
-		t.Fatalf("Create duplicate: err = %v, want ErrDuplicateID", err)
-	}
-	if d := Diff(mustGet(t, s, k.ID), k); d != "" {
-		t.Fatalf("duplicate Create changed the stored record: %s", d)
-	}
+	assert.ErrorIs(t, err, apikey.ErrDuplicateID, "Create of a duplicate ID")
+	assertSame(t, k, mustGet(t, s, k.ID), "duplicate Create changed the stored record")
 }
 
 func testGetMissing(t *testing.T, s apikey.Store) {
 	for name, id := range map[string]uuid.UUID{"random": uuid.Must(uuid.NewV7()), "nil": uuid.Nil} {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Get(context.Background(), id)
-			if !errors.Is(err, apikey.ErrNotFound) {
-				t.Fatalf("Get(missing) err = %v, want ErrNotFound", err)
-			}
+			assert.ErrorIs(t, err, apikey.ErrNotFound, "Get(missing)")
 		})
 	}
 }
@@ -203,13 +223,10 @@ func testCopies(t *testing.T, s apikey.Store) {
 	got := mustGet(t, s, want.ID)
 	got.Label, got.Active = "changed after Get", false
 	list, err := s.List(context.Background(), apikey.ListOptions{})
-	if err != nil || len(list) != 1 {
-		t.Fatalf("List: %d keys, %v", len(list), err)
-	}
+	require.NoError(t, err, "List")
+	require.Len(t, list, 1, "List")
 	list[0].Label = "changed after List"
-	if d := Diff(mustGet(t, s, want.ID), want); d != "" {
-		t.Fatalf("mutating a passed or returned record changed the store: %s", d)
-	}
+	assertSame(t, want, mustGet(t, s, want.ID), "mutating a passed or returned record changed the store")
 }
 
 func testLabels(t *testing.T, s apikey.Store) {
@@ -226,14 +243,11 @@ func testLabels(t *testing.T, s apikey.Store) {
 		t.Run(name, func(t *testing.T) {
 			k := newRecord(t, label)
 			mustCreate(t, s, k)
-			if got := mustGet(t, s, k.ID); got.Label != label {
-				t.Fatalf("label read back as %.60q, want %.60q", got.Label, label)
-			}
+			assertLabel(t, label, mustGet(t, s, k.ID).Label, "Get after Create")
 			renamed := label + " (renamed)"
 			got, err := s.Update(context.Background(), k.ID, apikey.Update{Label: &renamed})
-			if err != nil || got.Label != renamed {
-				t.Fatalf("Update label: %.60q, %v", got.Label, err)
-			}
+			require.NoError(t, err, "Update of the label")
+			assertLabel(t, renamed, got.Label, "Update of the label")
 		})
 	}
 }
@@ -243,15 +257,12 @@ func testScopes(t *testing.T, s apikey.Store) {
 	for _, list := range lists {
 		t.Run(list, func(t *testing.T) {
 			sc, err := apikey.ParseScopes(list)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "ParseScopes")
 			k := newRecord(t, "scopes")
 			k.Scopes = sc
 			mustCreate(t, s, k)
-			if got := mustGet(t, s, k.ID).Scopes; !got.Equal(sc) {
-				t.Fatalf("scopes read back as %q, want %q", got, sc)
-			}
+			got := mustGet(t, s, k.ID).Scopes
+			assert.True(t, got.Equal(sc), "scopes read back as %q, want %q", got, sc)
 		})
 	}
 }
@@ -267,80 +278,53 @@ func testDigests(t *testing.T, s apikey.Store) {
 		t.Run(name, func(t *testing.T) {
 			opts.Store, opts.UsageInterval = s, -1
 			m, err := apikey.NewManager(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "NewManager")
 			k, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: name})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "Manager.Create")
 			stored := mustGet(t, s, k.ID)
-			if got := stored.Digest.Algorithm(); got.String() != name {
-				t.Fatalf("stored digest algorithm = %v, want %s", got, name)
-			}
+			assert.Equal(t, name, stored.Digest.Algorithm().String(), "algorithm of the stored digest")
 			again, err := apikey.DecodeDigest(stored.Digest.Bytes())
-			if err != nil || !again.Equal(stored.Digest) {
-				t.Fatalf("digest does not survive Bytes/DecodeDigest: %v", err)
+			if assert.NoError(t, err, "DecodeDigest of the stored digest's Bytes") {
+				assert.True(t, again.Equal(stored.Digest), "digest does not survive Bytes/DecodeDigest")
 			}
-			if _, err := m.Verify(context.Background(), tok.Reveal()); err != nil {
-				t.Fatalf("Verify with the stored %s digest: %v", name, err)
-			}
+			_, err = m.Verify(context.Background(), tok.Reveal())
+			assert.NoError(t, err, "Verify with the stored %s digest", name)
 		})
 	}
 }
 
 func testListEmpty(t *testing.T, s apikey.Store) {
 	ks, err := s.List(context.Background(), apikey.ListOptions{})
-	if err != nil || len(ks) != 0 {
-		t.Fatalf("List on empty store = %d keys, %v; want 0, nil", len(ks), err)
-	}
+	require.NoError(t, err, "List on an empty store")
+	assert.Empty(t, ks, "List on an empty store")
 }
 
 func testListPaging(t *testing.T, s apikey.Store) {
 	const n = 25
-	var ids []uuid.UUID
+	newestFirst := make([]string, n)
 	for i := range n {
 		k := newRecord(t, fmt.Sprintf("key %d", i))
 		mustCreate(t, s, k)
-		ids = append(ids, k.ID)
+		newestFirst[n-1-i] = k.ID.String()
 	}
 	all, err := s.List(context.Background(), apikey.ListOptions{})
-	if err != nil || len(all) != n {
-		t.Fatalf("List = %d keys, %v; want %d", len(all), err, n)
-	}
-	for i, k := range all {
-		if k.ID != ids[n-1-i] {
-			t.Fatalf("List[%d] = %s (%q), want newest first %s", i, k.ID, k.Label, ids[n-1-i])
-		}
-	}
+	require.NoError(t, err, "List")
+	assert.Equal(t, newestFirst, keyIDs(all), "List: want every key, newest first")
 	for _, limit := range []int{1, 7, 25, 100} {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
-			var got []uuid.UUID
+			var got []string
 			opts := apikey.ListOptions{Limit: limit}
 			for range n + 1 {
 				page, err := s.List(context.Background(), opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(page) > limit {
-					t.Fatalf("page of %d keys exceeds limit %d", len(page), limit)
-				}
+				require.NoError(t, err, "List(%+v)", opts)
+				assert.LessOrEqual(t, len(page), limit, "keys in a page")
 				if len(page) == 0 {
 					break
 				}
-				for _, k := range page {
-					got = append(got, k.ID)
-				}
+				got = append(got, keyIDs(page)...)
 				opts.Before = page[len(page)-1].ID
 			}
-			if len(got) != n {
-				t.Fatalf("paging returned %d keys, want %d", len(got), n)
-			}
-			for i := range got {
-				if got[i] != all[i].ID {
-					t.Fatalf("paged key %d = %s, want %s", i, got[i], all[i].ID)
-				}
-			}
+			assert.Equal(t, newestFirst, got, "keys paged with limit %d: want every key, newest first", limit)
 		})
 	}
 }
@@ -351,90 +335,58 @@ func testUpdate(t *testing.T, s apikey.Store) {
 	mustCreate(t, s, k)
 	label, inactive, exp := "after", false, baseTime.Add(time.Minute).In(time.FixedZone("UTC-7", -7*3600))
 	got, err := s.Update(ctx, k.ID, apikey.Update{Label: &label, Active: &inactive, ExpiresAt: &exp})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Update")
 	want := k
 	want.Label, want.Active, want.ExpiresAt = label, false, exp
-	if d := Diff(got, want); d != "" {
-		t.Fatalf("Update returned: %s", d)
-	}
+	assertSame(t, want, got, "record Update returned")
 	got = mustGet(t, s, k.ID)
-	if d := Diff(got, want); d != "" {
-		t.Fatalf("Get after Update: %s", d)
-	}
-	if got.ExpiresAt.Location() != time.UTC {
-		t.Fatalf("ExpiresAt read back in %v, want UTC", got.ExpiresAt.Location())
-	}
+	assertSame(t, want, got, "Get after Update")
+	assertUTC(t, got.ExpiresAt, "ExpiresAt")
 	active, noExpiry := true, time.Time{}
 	got, err = s.Update(ctx, k.ID, apikey.Update{Active: &active, ExpiresAt: &noExpiry})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Update that reactivates and clears the expiry")
 	want.Active, want.ExpiresAt = true, time.Time{}
-	if d := Diff(got, want); d != "" {
-		t.Fatalf("reactivate and clear expiry: %s", d)
-	}
+	assertSame(t, want, got, "Update that reactivates and clears the expiry")
 }
 
 func testUpdateMissing(t *testing.T, s apikey.Store) {
 	label := "x"
 	_, err := s.Update(context.Background(), uuid.Must(uuid.NewV7()), apikey.Update{Label: &label})
-	if !errors.Is(err, apikey.ErrNotFound) {
-		t.Fatalf("Update(missing) err = %v, want ErrNotFound", err)
-	}
-	ks, _ := s.List(context.Background(), apikey.ListOptions{})
-	if len(ks) != 0 {
-		t.Fatalf("Update(missing) created %d records", len(ks))
-	}
+	assert.ErrorIs(t, err, apikey.ErrNotFound, "Update(missing)")
+	ks, err := s.List(context.Background(), apikey.ListOptions{})
+	require.NoError(t, err, "List")
+	assert.Empty(t, ks, "Update(missing) created records")
 }
 
 func testUpdateNothing(t *testing.T, s apikey.Store) {
 	k := newRecord(t, "same")
 	mustCreate(t, s, k)
 	got, err := s.Update(context.Background(), k.ID, apikey.Update{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := Diff(got, k); d != "" {
-		t.Fatalf("empty Update: %s", d)
-	}
-	if _, err := s.Update(context.Background(), uuid.Must(uuid.NewV7()), apikey.Update{}); !errors.Is(err, apikey.ErrNotFound) {
-		t.Fatalf("empty Update of missing key: err = %v, want ErrNotFound", err)
-	}
+	require.NoError(t, err, "empty Update")
+	assertSame(t, k, got, "record an empty Update returned")
+	_, err = s.Update(context.Background(), uuid.Must(uuid.NewV7()), apikey.Update{})
+	assert.ErrorIs(t, err, apikey.ErrNotFound, "empty Update of a missing key")
 }
 
 func testDelete(t *testing.T, s apikey.Store) {
 	keep, gone := newRecord(t, "keep"), newRecord(t, "gone")
 	mustCreate(t, s, keep)
 	mustCreate(t, s, gone)
-	if err := s.Delete(context.Background(), gone.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Get(context.Background(), gone.ID); !errors.Is(err, apikey.ErrNotFound) {
-		t.Fatalf("Get after Delete: err = %v, want ErrNotFound", err)
-	}
-	if d := Diff(mustGet(t, s, keep.ID), keep); d != "" {
-		t.Fatalf("Delete of another key changed this one: %s", d)
-	}
+	require.NoError(t, s.Delete(context.Background(), gone.ID), "Delete")
+	_, err := s.Get(context.Background(), gone.ID)
+	assert.ErrorIs(t, err, apikey.ErrNotFound, "Get after Delete")
+	assertSame(t, keep, mustGet(t, s, keep.ID), "Delete of another key changed this one")
 	ks, err := s.List(context.Background(), apikey.ListOptions{})
-	if err != nil || len(ks) != 1 || ks[0].ID != keep.ID {
-		t.Fatalf("List after Delete = %d keys, %v", len(ks), err)
-	}
+	require.NoError(t, err, "List after Delete")
+	assert.Equal(t, []string{keep.ID.String()}, keyIDs(ks), "List after Delete")
 }
 
 func testDeleteMissing(t *testing.T, s apikey.Store) {
 	k := newRecord(t, "twice")
 	mustCreate(t, s, k)
-	if err := s.Delete(context.Background(), k.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Delete(context.Background(), k.ID); !errors.Is(err, apikey.ErrNotFound) {
-		t.Fatalf("second Delete: err = %v, want ErrNotFound", err)
-	}
-	if err := s.Delete(context.Background(), uuid.Must(uuid.NewV7())); !errors.Is(err, apikey.ErrNotFound) {
-		t.Fatalf("Delete(never stored): err = %v, want ErrNotFound", err)
-	}
+	require.NoError(t, s.Delete(context.Background(), k.ID), "first Delete")
+	assert.ErrorIs(t, s.Delete(context.Background(), k.ID), apikey.ErrNotFound, "second Delete")
+	assert.ErrorIs(t, s.Delete(context.Background(), uuid.Must(uuid.NewV7())), apikey.ErrNotFound, "Delete(never stored)")
 }
 
 func testMarkUsed(t *testing.T, s apikey.Store) {
@@ -445,24 +397,13 @@ func testMarkUsed(t *testing.T, s apikey.Store) {
 	mustCreate(t, s, k)
 	mustCreate(t, s, other)
 	t1 := baseTime.Add(2 * time.Hour)
-	if err := s.MarkUsed(ctx, []apikey.Use{{ID: k.ID, At: t1}, {ID: uuid.Must(uuid.NewV7()), At: t1}}); err != nil {
-		t.Fatalf("MarkUsed with a missing ID: %v", err)
-	}
-	if got := mustGet(t, s, k.ID).LastUsedAt; !got.Equal(t1) {
-		t.Fatalf("LastUsedAt = %v, want %v", got, t1)
-	}
-	if err := s.MarkUsed(ctx, []apikey.Use{{ID: k.ID, At: t1.Add(-time.Minute)}}); err != nil {
-		t.Fatal(err)
-	}
-	if got := mustGet(t, s, k.ID).LastUsedAt; !got.Equal(t1) {
-		t.Fatalf("LastUsedAt moved backwards to %v, want %v", got, t1)
-	}
-	if d := Diff(mustGet(t, s, other.ID), other); d != "" {
-		t.Fatalf("MarkUsed changed another key: %s", d)
-	}
-	if err := s.MarkUsed(ctx, nil); err != nil {
-		t.Fatalf("MarkUsed(nil): %v", err)
-	}
+	err := s.MarkUsed(ctx, []apikey.Use{{ID: k.ID, At: t1}, {ID: uuid.Must(uuid.NewV7()), At: t1}})
+	require.NoError(t, err, "MarkUsed with a missing ID")
+	assert.WithinDuration(t, t1, mustGet(t, s, k.ID).LastUsedAt, 0, "LastUsedAt after MarkUsed")
+	require.NoError(t, s.MarkUsed(ctx, []apikey.Use{{ID: k.ID, At: t1.Add(-time.Minute)}}), "MarkUsed with an earlier time")
+	assert.WithinDuration(t, t1, mustGet(t, s, k.ID).LastUsedAt, 0, "LastUsedAt moved backwards")
+	assertSame(t, other, mustGet(t, s, other.ID), "MarkUsed changed another key")
+	assert.NoError(t, s.MarkUsed(ctx, nil), "MarkUsed(nil)")
 }
 
 func testCanceled(t *testing.T, s apikey.Store) {
@@ -481,14 +422,10 @@ func testCanceled(t *testing.T, s apikey.Store) {
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			if err := call(); err == nil {
-				t.Fatalf("%s with a canceled context succeeded", name)
-			}
+			assert.Error(t, call(), "%s with a canceled context", name)
 		})
 	}
-	if d := Diff(mustGet(t, s, k.ID), k); d != "" {
-		t.Fatalf("calls with a canceled context changed the store: %s", d)
-	}
+	assertSame(t, k, mustGet(t, s, k.ID), "calls with a canceled context changed the store")
 }
 
 // testManagerLifecycle runs the Manager's operations over the store, as an
@@ -496,43 +433,35 @@ func testCanceled(t *testing.T, s apikey.Store) {
 func testManagerLifecycle(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	m, err := apikey.NewManager(apikey.Options{Store: s, UsageInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewManager")
 	k, tok, err := m.Create(ctx, apikey.CreateParams{Label: "lifecycle", Scopes: apikey.ReadOnly()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	verify := func(token string, want error) {
+	require.NoError(t, err, "Manager.Create")
+	verify := func(token, what string, want error) {
 		t.Helper()
 		_, err := m.Verify(ctx, token)
-		if !errors.Is(err, want) && !(want == nil && err == nil) {
-			t.Fatalf("Verify = %v, want %v", err, want)
+		if want == nil {
+			assert.NoError(t, err, "Verify of %s", what)
+		} else {
+			assert.ErrorIs(t, err, want, "Verify of %s", what)
 		}
 	}
-	verify(tok.Reveal(), nil)
-	if _, err := m.Deactivate(ctx, k.ID); err != nil {
-		t.Fatal(err)
-	}
-	verify(tok.Reveal(), apikey.ErrInactive)
-	if _, err := m.Activate(ctx, k.ID); err != nil {
-		t.Fatal(err)
-	}
-	verify(tok.Reveal(), nil)
+	verify(tok.Reveal(), "a new key", nil)
+	_, err = m.Deactivate(ctx, k.ID)
+	require.NoError(t, err, "Manager.Deactivate")
+	verify(tok.Reveal(), "a deactivated key", apikey.ErrInactive)
+	_, err = m.Activate(ctx, k.ID)
+	require.NoError(t, err, "Manager.Activate")
+	verify(tok.Reveal(), "a reactivated key", nil)
 	c, ctok, err := m.Clone(ctx, k.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.ClonedFrom != k.ID || !c.Scopes.Equal(k.Scopes) || c.Label != k.Label {
-		t.Fatalf("clone = %+v, want label, scopes and ClonedFrom of %s", c, k.ID)
-	}
-	verify(ctok.Reveal(), nil)
-	verify(tok.Reveal(), nil)
-	if err := m.Delete(ctx, k.ID); err != nil {
-		t.Fatal(err)
-	}
-	verify(tok.Reveal(), apikey.ErrInvalidKey)
-	verify(ctok.Reveal(), nil)
+	require.NoError(t, err, "Manager.Clone")
+	assert.Equal(t, k.ID.String(), c.ClonedFrom.String(), "clone's ClonedFrom")
+	assert.True(t, c.Scopes.Equal(k.Scopes), "clone's scopes %q, want the original's %q", c.Scopes, k.Scopes)
+	assert.Equal(t, k.Label, c.Label, "clone's label")
+	verify(ctok.Reveal(), "a clone", nil)
+	verify(tok.Reveal(), "a cloned key", nil)
+	require.NoError(t, m.Delete(ctx, k.ID), "Manager.Delete")
+	verify(tok.Reveal(), "a deleted key", apikey.ErrInvalidKey)
+	verify(ctok.Reveal(), "the clone of a deleted key", nil)
 }
 
 // testStress runs workers that create, verify, toggle, clone and delete keys
@@ -541,9 +470,7 @@ func testManagerLifecycle(t *testing.T, s apikey.Store) {
 func testStress(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	m, err := apikey.NewManager(apikey.Options{Store: s, UsageInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewManager")
 	defer m.Close()
 	const workers, ops = 8, 150
 	// A few keys every worker toggles and verifies at once.
@@ -554,9 +481,7 @@ func testStress(t *testing.T, s apikey.Store) {
 	var common []shared
 	for i := range 4 {
 		k, tok, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprintf("shared %d", i)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "Manager.Create")
 		common = append(common, shared{k.ID, tok.Reveal()})
 	}
 	type model struct {
@@ -642,7 +567,7 @@ func testStress(t *testing.T, s apikey.Store) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Error(err)
+		assert.NoError(t, err, "an operation of the stress test")
 	}
 	if t.Failed() {
 		return
@@ -652,22 +577,13 @@ func testStress(t *testing.T, s apikey.Store) {
 		want += len(mine)
 		for id, mk := range mine {
 			k, err := s.Get(ctx, id)
-			if err != nil {
-				t.Fatalf("Get(%s) after stress: %v", id, err)
-			}
-			if k.Active != mk.active {
-				t.Fatalf("key %s Active = %v, model says %v", id, k.Active, mk.active)
-			}
-			if _, err := m.Verify(ctx, mk.tok); (err == nil) != mk.active {
-				t.Fatalf("Verify(%s) = %v, model active = %v", id, err, mk.active)
-			}
+			require.NoError(t, err, "Get(%s) after stress", id)
+			assert.Equal(t, mk.active, k.Active, "key %s Active after stress, against the model", id)
+			_, err = m.Verify(ctx, mk.tok)
+			assert.Equal(t, mk.active, err == nil, "Verify(%s) succeeded, against the model's Active; Verify error: %v", id, err)
 		}
 	}
 	all, err := s.List(ctx, apikey.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != want {
-		t.Fatalf("store holds %d keys after stress, model has %d", len(all), want)
-	}
+	require.NoError(t, err, "List after stress")
+	assert.Equal(t, want, len(all), "keys in the store after stress, against the model")
 }
