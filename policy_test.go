@@ -17,6 +17,8 @@ import (
 
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/apikeytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var testCatalog = func() *apikey.Catalog {
@@ -43,9 +45,7 @@ var testRoutes = []apikey.Route{
 func testPolicy(t testing.TB) *apikey.Policy {
 	t.Helper()
 	p, err := apikey.NewPolicy(testCatalog, testRoutes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return p
 }
 
@@ -78,28 +78,22 @@ func TestNewPolicyErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := apikey.NewPolicy(testCatalog, tc.routes)
-			if err == nil {
-				t.Fatalf("NewPolicy = %v, want an error", p)
-			}
+			require.Error(t, err, "NewPolicy = %v, want an error", p)
 			for _, w := range tc.wantMsg {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %s", err, w)
-				}
+				assert.ErrorContains(t, err, w)
 			}
 		})
 	}
-	if _, err := apikey.NewPolicy(nil, []apikey.Route{ok}); err == nil {
-		t.Error("NewPolicy accepted a nil catalog")
-	}
+	_, err := apikey.NewPolicy(nil, []apikey.Route{ok})
+	assert.Error(t, err, "NewPolicy accepted a nil catalog")
 	// Patterns that overlap but where one is more specific do not conflict.
-	if _, err := apikey.NewPolicy(testCatalog, []apikey.Route{
+	_, err = apikey.NewPolicy(testCatalog, []apikey.Route{
 		{Pattern: "/api/lists/{id}", Resource: "lists"},
 		{Pattern: "/api/lists/mine", Resource: "profiles"},
 		{Pattern: "/api/", Resource: "public"},
 		{Pattern: "admin.example.com/api/", Resource: "admin"},
-	}); err != nil {
-		t.Errorf("NewPolicy of non-conflicting patterns = %v", err)
-	}
+	})
+	assert.NoError(t, err, "NewPolicy of non-conflicting patterns")
 }
 
 func TestPolicyRequired(t *testing.T) {
@@ -178,10 +172,7 @@ func TestPolicyRequired(t *testing.T) {
 				r.Header[k] = v
 			}
 			scopes, err := p.Required(r)
-			got := describeRequired(scopes, err)
-			if got != tc.want {
-				t.Errorf("Required = %q, want %q", got, tc.want)
-			}
+			assert.Equal(t, tc.want, describeRequired(scopes, err))
 		})
 	}
 }
@@ -204,11 +195,7 @@ func describeRequired(scopes []apikey.Scope, err error) string {
 	case err != nil:
 		return "unexpected error: " + err.Error()
 	}
-	s := make([]string, len(scopes))
-	for i, sc := range scopes {
-		s[i] = sc.String()
-	}
-	return strings.Join(s, ",")
+	return scopeList(scopes)
 }
 
 // TestEnforceResponses is the table of answers through Enforce in front of
@@ -224,17 +211,9 @@ func TestEnforceResponses(t *testing.T) {
 	}
 	h := g.Enforce(testPolicy(t))(mux)
 
-	const (
-		json401   = `{"error":"unauthorized","error_description":"an API key is required"}` + "\n"
-		json404   = `{"error":"not_found","error_description":"no route matches the request"}` + "\n"
-		json405   = `{"error":"method_not_allowed","error_description":"the request method is not allowed"}` + "\n"
-		allow     = "GET, HEAD, POST, PUT, PATCH, DELETE"
-		challenge = `Bearer realm="api"`
-	)
-	std := func(status int, www, allow, body string) response {
-		return response{status: status, www: www, cache: "no-store", ctype: "application/json", allow: allow, nosniff: "nosniff", body: body}
-	}
 	ok := response{status: 200, ctype: "text/plain; charset=utf-8", body: "ok"}
+	noKey := errorResponse(401, `Bearer realm="api"`, "", noCredentialBody)
+	noRoute := errorResponse(404, "", "", noRouteBody)
 	tests := []struct {
 		name, method, target, token string
 		want                        response
@@ -242,35 +221,27 @@ func TestEnforceResponses(t *testing.T) {
 		{"Pass", "GET", "/api/profiles", profilesTok, ok},
 		{"PassWithInclude", "GET", "/api/profiles?include=lists", bothTok, ok},
 		{"WritePass", "DELETE", "/api/profiles/9", bothTok, ok},
-		{"NoKeyUnknownRoute", "GET", "/nothing", "", std(401, challenge, "", json401)},
-		{"NoKeyBadMethod", "OPTIONS", "/api/profiles", "", std(401, challenge, "", json401)},
-		{"NoKeyBadInclude", "GET", "/api/profiles?include=zzz", "", std(401, challenge, "", json401)},
-		{"UnknownRoute", "GET", "/nothing", profilesTok, std(404, "", "", json404)},
-		{"RedirectIsNoRoute", "GET", "//api/profiles", profilesTok, std(404, "", "", json404)},
-		{"BadMethod", "OPTIONS", "/api/profiles", profilesTok, std(405, "", allow, json405)},
-		{"UndeclaredInclude", "GET", "/api/profiles?include=files", profilesTok, std(400, "", "",
-			`{"error":"invalid_request","error_description":"include \"files\" is not an include of this route"}`+"\n")},
-		{"IncludeEchoIsEscapedAndBounded", "GET", "/api/profiles?include=%3Cscript%3E" + strings.Repeat("a", 100), profilesTok, std(400, "", "",
-			`{"error":"invalid_request","error_description":"include \"\u003cscript\u003e`+strings.Repeat("a", 56)+`...\" is not an include of this route"}`+"\n")},
-		{"IncludeNeedsRead", "GET", "/api/profiles?include=lists", profilesTok, std(403, `Bearer realm="api", error="insufficient_scope", scope="lists:read"`, "",
-			`{"error":"insufficient_scope","error_description":"the API key lacks a required scope","scope":"lists:read"}`+"\n")},
-		{"WriteNeedsWrite", "POST", "/api/profiles?include=lists", profilesTok, std(403, `Bearer realm="api", error="insufficient_scope", scope="profiles:write lists:read"`, "",
-			`{"error":"insufficient_scope","error_description":"the API key lacks a required scope","scope":"profiles:write lists:read"}`+"\n")},
-		{"OverrideIgnored", "POST", "/api/profiles?_method=GET", profilesTok, std(403, `Bearer realm="api", error="insufficient_scope", scope="profiles:write"`, "",
-			`{"error":"insufficient_scope","error_description":"the API key lacks a required scope","scope":"profiles:write"}`+"\n")},
+		{"NoKeyUnknownRoute", "GET", "/nothing", "", noKey},
+		{"NoKeyBadMethod", "OPTIONS", "/api/profiles", "", noKey},
+		{"NoKeyBadInclude", "GET", "/api/profiles?include=zzz", "", noKey},
+		{"UnknownRoute", "GET", "/nothing", profilesTok, noRoute},
+		{"RedirectIsNoRoute", "GET", "//api/profiles", profilesTok, noRoute},
+		{"BadMethod", "OPTIONS", "/api/profiles", profilesTok, errorResponse(405, "", allowedMethods, methodBody)},
+		{"UndeclaredInclude", "GET", "/api/profiles?include=files", profilesTok,
+			includeResponse(`include \"files\" is not an include of this route`)},
+		{"IncludeEchoIsEscapedAndBounded", "GET", "/api/profiles?include=%3Cscript%3E" + strings.Repeat("a", 100), profilesTok,
+			includeResponse(`include \"\u003cscript\u003e` + strings.Repeat("a", 56) + `...\" is not an include of this route`)},
+		{"IncludeNeedsRead", "GET", "/api/profiles?include=lists", profilesTok, insufficientResponse("lists:read")},
+		{"WriteNeedsWrite", "POST", "/api/profiles?include=lists", profilesTok, insufficientResponse("profiles:write lists:read")},
+		{"OverrideIgnored", "POST", "/api/profiles?_method=GET", profilesTok, insufficientResponse("profiles:write")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest(tc.method, tc.target, nil)
-			if tc.token != "" {
-				r.Header.Set("Authorization", "Bearer "+tc.token)
-			}
+			r := bearerRequest(tc.method, tc.target, tc.token)
 			r.Header.Set("X-HTTP-Method-Override", "GET")
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
-			if got := responseOf(rec); got != tc.want {
-				t.Errorf("got  %+v\nwant %+v", got, tc.want)
-			}
+			assert.Equal(t, tc.want, responseOf(rec))
 		})
 	}
 }
@@ -301,6 +272,18 @@ var bypassPaths = []string{
 }
 
 var bypassMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND", "get"}
+
+// bypassGuard returns a Guard with the default options and the tokens of
+// keys with each of bypassKeys' scope sets.
+func bypassGuard(t *testing.T) (*apikey.Guard, []string) {
+	t.Helper()
+	m := apikeytest.NewManager(t, apikey.Options{})
+	tokens := make([]string, len(bypassKeys))
+	for i, s := range bypassKeys {
+		tokens[i] = apikeytest.Mint(t, m, s)
+	}
+	return mustGuard(t, m, apikey.GuardOptions{}), tokens
+}
 
 // guardedApp is the app of the bypass tests: Enforce in front of a ServeMux
 // serving testRoutes. Each handler checks, from the request as it sees it,
@@ -362,29 +345,21 @@ func (a *guardedApp) check(t *testing.T) {
 	t.Helper()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, b := range a.breaches {
-		t.Error(b)
-	}
+	assert.Empty(t, a.breaches, "handlers reached with a key lacking what their route requires")
 }
 
 // TestPolicyBypass serves every tricky path with every method and key
 // through Enforce and a real ServeMux, and checks that no handler is ever
 // reached with a key lacking what its route requires.
 func TestPolicyBypass(t *testing.T) {
-	m := apikeytest.NewManager(t, apikey.Options{})
-	g := mustGuard(t, m, apikey.GuardOptions{})
-	tokens := make([]string, len(bypassKeys))
-	for i, s := range bypassKeys {
-		tokens[i] = apikeytest.Mint(t, m, s)
-	}
+	g, tokens := bypassGuard(t)
 	for _, methodPatterns := range []bool{false, true} {
 		t.Run(fmt.Sprintf("MethodPatterns=%v", methodPatterns), func(t *testing.T) {
 			app := newGuardedApp(t, g, methodPatterns)
 			for _, target := range bypassPaths {
 				for _, method := range bypassMethods {
 					for _, tok := range tokens {
-						r := httptest.NewRequest(method, target, nil)
-						r.Header.Set("Authorization", "Bearer "+tok)
+						r := bearerRequest(method, target, tok)
 						r.Header.Set("X-HTTP-Method-Override", "GET")
 						app.handler.ServeHTTP(httptest.NewRecorder(), r)
 					}
@@ -394,9 +369,7 @@ func TestPolicyBypass(t *testing.T) {
 			// The test must not pass by refusing everything: canonical
 			// paths reach their handlers.
 			for _, p := range []string{"/api/x", "/api/y/", "/api/profiles", "/api/profiles/{id}", "/api/admin/{rest...}", "/api/files/{path...}", "/api/everything"} {
-				if app.served[p] == 0 {
-					t.Errorf("route %s was never served", p)
-				}
+				assert.NotZero(t, app.served[p], "times route %s was served", p)
 			}
 		})
 	}
@@ -421,13 +394,9 @@ func TestPolicyPaths(t *testing.T) {
 		"/api/profiles?x=1;include=admin": 400, "/api/profiles?include=lists%2Cadmin": 400,
 	}
 	for target, status := range want {
-		r := httptest.NewRequest("GET", target, nil)
-		r.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
-		app.handler.ServeHTTP(rec, r)
-		if rec.Code != status {
-			t.Errorf("GET %s: status %d, want %d", target, rec.Code, status)
-		}
+		app.handler.ServeHTTP(rec, bearerRequest("GET", target, tok))
+		assert.Equal(t, status, rec.Code, "status for GET %s", target)
 	}
 	app.check(t)
 }
@@ -435,20 +404,13 @@ func TestPolicyPaths(t *testing.T) {
 // TestPolicyBypassRawHTTP sends the tricky request lines byte for byte to a
 // real server, so that no client normalises them away.
 func TestPolicyBypassRawHTTP(t *testing.T) {
-	m := apikeytest.NewManager(t, apikey.Options{})
-	g := mustGuard(t, m, apikey.GuardOptions{})
-	tokens := make([]string, len(bypassKeys))
-	for i, s := range bypassKeys {
-		tokens[i] = apikeytest.Mint(t, m, s)
-	}
+	g, tokens := bypassGuard(t)
 	app := newGuardedApp(t, g, false)
 	srv := httptest.NewServer(app.handler)
 	defer srv.Close()
 
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer conn.Close()
 	br := bufio.NewReader(conn)
 	statuses := map[int]int{}
@@ -460,23 +422,17 @@ func TestPolicyBypassRawHTTP(t *testing.T) {
 					method, target, srv.Listener.Addr(), tok)
 				conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 				resp, err := http.ReadResponse(br, &http.Request{Method: method})
-				if err != nil {
-					t.Fatalf("%s %s: %v", method, target, err)
-				}
+				require.NoError(t, err, "%s %s", method, target)
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				statuses[resp.StatusCode]++
-				if resp.Close {
-					t.Fatalf("%s %s: server closed the connection (status %d)", method, target, resp.StatusCode)
-				}
+				require.False(t, resp.Close, "%s %s: server closed the connection (status %d)", method, target, resp.StatusCode)
 			}
 		}
 	}
 	app.check(t)
 	for _, code := range []int{200, 400, 403, 404, 405} {
-		if statuses[code] == 0 {
-			t.Errorf("no request was answered %d; statuses: %v", code, statuses)
-		}
+		assert.NotZero(t, statuses[code], "requests answered %d; statuses: %v", code, statuses)
 	}
 }
 
@@ -530,9 +486,7 @@ func FuzzPolicyPath(f *testing.F) {
 	f.Add("POST", "/api/y/%2e%2e/x")
 	m := apikeytest.NewManager(f, apikey.Options{})
 	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	tok := apikeytest.Mint(f, m, "public:write,profiles:read")
 	app := newGuardedApp(f, g, false)
 	f.Fuzz(func(t *testing.T, method, target string) {

@@ -76,7 +76,9 @@ func ParseScope(token string) (Scope, error) {
 	}
 	a, err := ParseAccess(acc)
 	if err != nil {
-		return Scope{}, &ScopeError{Token: token, Reason: fmt.Sprintf("access %q is not none, read, write or full", acc)}
+		se := *err.(*ScopeError) // ParseAccess's reason, naming the whole token
+		se.Token = token
+		return Scope{}, &se
 	}
 	return Scope{Resource: res, Access: a}, nil
 }

@@ -1,17 +1,19 @@
-package apikey
+package apikey_test
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
-func mustScopes(t testing.TB, list string) Scopes {
+func mustScopes(t testing.TB, list string) apikey.Scopes {
 	t.Helper()
-	s, err := ParseScopes(list)
-	if err != nil {
-		t.Fatalf("ParseScopes(%q): %v", list, err)
-	}
+	s, err := apikey.ParseScopes(list)
+	require.NoError(t, err, "ParseScopes(%q)", list)
 	return s
 }
 
@@ -35,13 +37,9 @@ func TestParseScopesCanonicalForm(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := mustScopes(t, tt.in)
-			if got := s.String(); got != tt.want {
-				t.Fatalf("ParseScopes(%q).String() = %q, want %q", tt.in, got, tt.want)
-			}
+			require.Equal(t, tt.want, s.String(), "ParseScopes(%q).String()", tt.in)
 			again := mustScopes(t, s.String())
-			if !again.Equal(s) {
-				t.Fatalf("parse(format(s)) = %q, want %q", again, s)
-			}
+			assert.True(t, again.Equal(s), "parse(format(s)) = %q, want %q", again, s)
 		})
 	}
 }
@@ -68,22 +66,88 @@ func TestParseScopesErrorsNameTheToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseScopes(tt.in)
-			if !errors.Is(err, ErrInvalidScope) {
-				t.Fatalf("ParseScopes(%q) err = %v, want ErrInvalidScope", tt.in, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantInMsg) {
-				t.Fatalf("error %q does not mention %q", err, tt.wantInMsg)
-			}
+			_, err := apikey.ParseScopes(tt.in)
+			require.ErrorIs(t, err, apikey.ErrInvalidScope)
+			assert.ErrorContains(t, err, tt.wantInMsg)
 		})
 	}
 }
 
-func TestCatalogSuggestsCloseMatch(t *testing.T) {
-	c, err := NewCatalog("lists", "profiles", "campaigns", "data-privacy")
-	if err != nil {
-		t.Fatal(err)
+func TestParseScopesOrPreset(t *testing.T) {
+	tests := []struct {
+		in     string
+		want   string // canonical form; "" means an error
+		badTok string // the token the ScopeError names; "" for the list as a whole
+	}{
+		{in: "full", want: "*:write"},
+		{in: " full ", want: "*:write"},
+		{in: "read-only", want: "*:read"},
+		{in: "campaigns:read,lists:write", want: "campaigns:read,lists:write"},
+		{in: "lists:write, campaigns:read", want: "campaigns:read,lists:write"},
+		{in: "*:write", want: "*:write"},
+		{in: "Full", badTok: "Full"},
+		{in: "readonly", badTok: "readonly"},
+		{in: ""},
+		{in: "lists:admin", badTok: "lists:admin"},
+		{in: "lists:read,,x:read"},
 	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := apikey.ParseScopesOrPreset(tc.in)
+			if tc.want != "" {
+				require.NoError(t, err)
+				assert.Equal(t, tc.want, got.String())
+				return
+			}
+			var se *apikey.ScopeError
+			require.ErrorAs(t, err, &se)
+			assert.ErrorIs(t, err, apikey.ErrInvalidScope)
+			assert.Equal(t, tc.badTok, se.Token)
+			assert.True(t, got.IsZero(), "ParseScopesOrPreset(%q) = %q with an error", tc.in, got)
+		})
+	}
+	assert.Equal(t, "full", apikey.PresetFull)
+	assert.Equal(t, "read-only", apikey.PresetReadOnly)
+}
+
+// TestParseScopesOrPresetEmptyListsForms checks that the error for no input
+// tells the user every form that is accepted.
+func TestParseScopesOrPresetEmptyListsForms(t *testing.T) {
+	for _, in := range []string{"", " \t "} {
+		_, err := apikey.ParseScopesOrPreset(in)
+		var se *apikey.ScopeError
+		require.ErrorAs(t, err, &se, "ParseScopesOrPreset(%q)", in)
+		assert.Equal(t, `invalid scope: no scopes given: want "full", "read-only" or a comma-separated list such as "campaigns:read,lists:write"`,
+			se.Detail(), "ParseScopesOrPreset(%q)", in)
+	}
+}
+
+func FuzzParseScopesOrPreset(f *testing.F) {
+	for _, s := range []string{"full", "read-only", " full ", "Full", "a:read,b:write", "*:read,x:write", "", ",", "x:none"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := apikey.ParseScopesOrPreset(s)
+		if err != nil {
+			var se *apikey.ScopeError
+			if !errors.As(err, &se) || !errors.Is(err, apikey.ErrInvalidScope) {
+				t.Fatalf("ParseScopesOrPreset(%q) error %v is not a *ScopeError wrapping ErrInvalidScope", s, err)
+			}
+			return
+		}
+		if got.IsZero() {
+			t.Fatalf("ParseScopesOrPreset(%q) accepted a set granting nothing", s)
+		}
+		again, err := apikey.ParseScopesOrPreset(got.String())
+		if err != nil || !again.Equal(got) {
+			t.Fatalf("ParseScopesOrPreset(%q) = %q does not round-trip: %v, %v", s, got, again, err)
+		}
+	})
+}
+
+func TestCatalogSuggestsCloseMatch(t *testing.T) {
+	c, err := apikey.NewCatalog("lists", "profiles", "campaigns", "data-privacy")
+	require.NoError(t, err)
 	tests := []struct {
 		in, token, suggestion string
 	}{
@@ -95,24 +159,20 @@ func TestCatalogSuggestsCloseMatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
 			_, err := c.ParseScopes(tt.in)
-			var se *ScopeError
-			if !errors.As(err, &se) || !errors.Is(err, ErrInvalidScope) {
-				t.Fatalf("err = %v, want a *ScopeError wrapping ErrInvalidScope", err)
-			}
-			if se.Token != tt.token || se.Suggestion != tt.suggestion {
-				t.Fatalf("ScopeError{Token: %q, Suggestion: %q}, want %q, %q", se.Token, se.Suggestion, tt.token, tt.suggestion)
-			}
-			if tt.suggestion != "" && !strings.Contains(err.Error(), `did you mean "`+tt.suggestion+`"`) {
-				t.Fatalf("error %q lacks the suggestion", err)
+			var se *apikey.ScopeError
+			require.ErrorAs(t, err, &se)
+			require.ErrorIs(t, err, apikey.ErrInvalidScope)
+			assert.Equal(t, tt.token, se.Token)
+			assert.Equal(t, tt.suggestion, se.Suggestion)
+			if tt.suggestion != "" {
+				assert.ErrorContains(t, err, `did you mean "`+tt.suggestion+`"`)
 			}
 		})
 	}
-	if s, err := c.ParseScopes("*:read,lists:write"); err != nil || s.String() != "*:read,lists:write" {
-		t.Fatalf("catalog rejects valid list: %v", err)
-	}
-	if err := c.Validate(mustScopes(t, "orders:read")); err == nil {
-		t.Fatal("Validate accepted a resource outside the catalog")
-	}
+	s, err := c.ParseScopes("*:read,lists:write")
+	require.NoError(t, err, "catalog rejects a valid list")
+	assert.Equal(t, "*:read,lists:write", s.String())
+	assert.Error(t, c.Validate(mustScopes(t, "orders:read")), "Validate accepted a resource outside the catalog")
 }
 
 func TestNewCatalogRejectsBadResources(t *testing.T) {
@@ -123,11 +183,21 @@ func TestNewCatalogRejectsBadResources(t *testing.T) {
 		"invalid":   {"Lists"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := NewCatalog(rs...); err == nil {
-				t.Fatalf("NewCatalog(%q) succeeded", rs)
-			}
+			_, err := apikey.NewCatalog(rs...)
+			assert.Error(t, err, "NewCatalog(%q)", rs)
 		})
 	}
+}
+
+func TestCatalogResources(t *testing.T) {
+	c, err := apikey.NewCatalog("profiles", "lists", "campaigns", "data-privacy")
+	require.NoError(t, err)
+	got := c.Resources()
+	require.Equal(t, []string{"campaigns", "data-privacy", "lists", "profiles"}, got)
+	got[0] = "changed"
+	assert.Equal(t, []string{"campaigns", "data-privacy", "lists", "profiles"}, c.Resources(), "changing the returned slice changed the catalog")
+	assert.True(t, c.Has("campaigns"))
+	assert.False(t, c.Has("changed"))
 }
 
 func TestScopesAllows(t *testing.T) {
@@ -153,33 +223,25 @@ func TestScopesAllows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.grants+" allows "+tt.required, func(t *testing.T) {
-			req, err := ParseScope(tt.required)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := mustScopes(t, tt.grants).Allows(req); got != tt.want {
-				t.Fatalf("Allows = %v, want %v", got, tt.want)
-			}
+			req, err := apikey.ParseScope(tt.required)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, mustScopes(t, tt.grants).Allows(req))
 		})
 	}
 }
 
 func TestScopesAllowsAllAndMissing(t *testing.T) {
 	s := mustScopes(t, "profiles:read,lists:write")
-	need := []Scope{{"profiles", Read}, {"lists", Read}, {"campaigns", Read}, {"profiles", Write}}
-	if s.AllowsAll(need...) {
-		t.Fatal("AllowsAll = true with campaigns missing")
+	need := []apikey.Scope{
+		{Resource: "profiles", Access: apikey.Read},
+		{Resource: "lists", Access: apikey.Read},
+		{Resource: "campaigns", Access: apikey.Read},
+		{Resource: "profiles", Access: apikey.Write},
 	}
-	if !s.AllowsAll(need[:2]...) {
-		t.Fatal("AllowsAll = false for granted scopes")
-	}
-	missing := s.Missing(need...)
-	if len(missing) != 2 || missing[0] != (Scope{"campaigns", Read}) || missing[1] != (Scope{"profiles", Write}) {
-		t.Fatalf("Missing = %v", missing)
-	}
-	if s.Missing(need[:2]...) != nil {
-		t.Fatal("Missing of granted scopes is not nil")
-	}
+	assert.False(t, s.AllowsAll(need...), "AllowsAll with campaigns missing")
+	assert.True(t, s.AllowsAll(need[:2]...), "AllowsAll of granted scopes")
+	assert.Equal(t, []apikey.Scope{need[2], need[3]}, s.Missing(need...))
+	assert.Nil(t, s.Missing(need[:2]...), "Missing of granted scopes")
 }
 
 func TestScopesCovers(t *testing.T) {
@@ -199,64 +261,51 @@ func TestScopesCovers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.actor+" covers "+tt.requested, func(t *testing.T) {
-			if got := mustScopes(t, tt.actor).Covers(mustScopes(t, tt.requested)); got != tt.want {
-				t.Fatalf("Covers = %v, want %v", got, tt.want)
-			}
+			assert.Equal(t, tt.want, mustScopes(t, tt.actor).Covers(mustScopes(t, tt.requested)))
 		})
 	}
 }
 
 func TestScopesPresetsAndZero(t *testing.T) {
-	if !FullAccess().IsFullAccess() || FullAccess().String() != "*:write" {
-		t.Fatalf("FullAccess = %q", FullAccess())
-	}
-	if !ReadOnly().IsReadOnly() || ReadOnly().String() != "*:read" {
-		t.Fatalf("ReadOnly = %q", ReadOnly())
-	}
-	var zero Scopes
-	if !zero.IsZero() || zero.String() != "" || zero.Allows(Scope{"lists", Read}) {
-		t.Fatal("zero Scopes must grant nothing")
-	}
-	if mustScopes(t, "*:read,lists:write").IsReadOnly() {
-		t.Fatal("IsReadOnly true for a set with a write grant")
-	}
+	assert.True(t, apikey.FullAccess().IsFullAccess())
+	assert.Equal(t, "*:write", apikey.FullAccess().String())
+	assert.True(t, apikey.ReadOnly().IsReadOnly())
+	assert.Equal(t, "*:read", apikey.ReadOnly().String())
+	var zero apikey.Scopes
+	assert.True(t, zero.IsZero())
+	assert.Empty(t, zero.String())
+	assert.False(t, zero.Allows(apikey.Scope{Resource: "lists", Access: apikey.Read}), "zero Scopes must grant nothing")
+	assert.False(t, mustScopes(t, "*:read,lists:write").IsReadOnly(), "IsReadOnly of a set with a write grant")
 }
 
 func TestScopesTextRoundTrip(t *testing.T) {
 	s := mustScopes(t, "campaigns:read,lists:write")
 	b, err := s.MarshalText()
-	if err != nil || string(b) != "campaigns:read,lists:write" {
-		t.Fatalf("MarshalText = %q, %v", b, err)
-	}
-	var back Scopes
-	if err := back.UnmarshalText(b); err != nil || !back.Equal(s) {
-		t.Fatalf("UnmarshalText = %q, %v", back, err)
-	}
-	if err := back.UnmarshalText([]byte("lists")); !errors.Is(err, ErrInvalidScope) {
-		t.Fatalf("UnmarshalText(bad) = %v", err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "campaigns:read,lists:write", string(b))
+	var back apikey.Scopes
+	require.NoError(t, back.UnmarshalText(b))
+	assert.True(t, back.Equal(s), "UnmarshalText = %q", back)
+	assert.ErrorIs(t, back.UnmarshalText([]byte("lists")), apikey.ErrInvalidScope)
 }
 
 func TestScopesGrantsIsACopy(t *testing.T) {
 	s := mustScopes(t, "campaigns:read,lists:write")
 	g := s.Grants()
-	g[0].Access = Write
-	if s.String() != "campaigns:read,lists:write" {
-		t.Fatalf("mutating Grants changed the set: %q", s)
-	}
+	g[0].Access = apikey.Write
+	assert.Equal(t, "campaigns:read,lists:write", s.String(), "mutating Grants changed the set")
 }
 
 func TestScopeCheckDoesNotAllocate(t *testing.T) {
 	s := mustScopes(t, "campaigns:read,catalogs:read,data-privacy:write,lists:write,profiles:read")
-	req := []Scope{{"lists", Read}, {"profiles", Read}}
+	req := []apikey.Scope{{Resource: "lists", Access: apikey.Read}, {Resource: "profiles", Access: apikey.Read}}
+	dataPrivacyWrite := apikey.Scope{Resource: "data-privacy", Access: apikey.Write}
+	allowed := true
 	allocs := testing.AllocsPerRun(100, func() {
-		if !s.AllowsAll(req...) || !s.Allows(Scope{"data-privacy", Write}) {
-			t.Fatal("unexpected denial")
-		}
+		allowed = allowed && s.AllowsAll(req...) && s.Allows(dataPrivacyWrite)
 	})
-	if allocs != 0 {
-		t.Fatalf("scope check allocates %v times", allocs)
-	}
+	assert.True(t, allowed, "unexpected denial")
+	assert.Zero(t, allocs, "scope check allocates")
 }
 
 func FuzzParseScopes(f *testing.F) {
@@ -267,9 +316,9 @@ func FuzzParseScopes(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		s, err := ParseScopes(in)
+		s, err := apikey.ParseScopes(in)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidScope) {
+			if !errors.Is(err, apikey.ErrInvalidScope) {
 				t.Fatalf("error %v does not wrap ErrInvalidScope", err)
 			}
 			return
@@ -278,7 +327,7 @@ func FuzzParseScopes(f *testing.F) {
 			t.Fatalf("ParseScopes(%q) succeeded with an empty set", in)
 		}
 		out := s.String()
-		again, err := ParseScopes(out)
+		again, err := apikey.ParseScopes(out)
 		if err != nil || !again.Equal(s) || again.String() != out {
 			t.Fatalf("round trip of %q: %q -> %q, %v", in, out, again, err)
 		}
