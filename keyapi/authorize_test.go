@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/keyapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
@@ -36,30 +41,23 @@ func TestDefaultAuthorizerNeedsKeysScope(t *testing.T) {
 	for _, o := range ops {
 		t.Run(string(o.op), func(t *testing.T) {
 			p := problemOf(t, e.do(o.method, o.path, "", o.body), 401)
-			if p.Code != "unauthenticated" {
-				t.Errorf("no key: %+v", p)
-			}
+			assert.Equal(t, "unauthenticated", p.Code, "no key")
 			p = problemOf(t, e.do(o.method, o.path, noneTok, o.body), 403)
-			if p.Code != "forbidden" || !strings.Contains(p.Detail, "keys:") {
-				t.Errorf("key without keys scope: %+v", p)
-			}
+			assert.Equal(t, "forbidden", p.Code, "key without keys scope")
+			assert.Contains(t, p.Detail, "keys:", "key without keys scope")
 			w := e.do(o.method, o.path, readTok, o.body)
 			if o.op.Writes() {
 				p := problemOf(t, w, 403)
-				if !strings.Contains(p.Detail, "keys:write") {
-					t.Errorf("keys:read key: %+v", p)
-				}
-			} else if w.Code != o.status {
-				t.Errorf("keys:read key: %d %s", w.Code, w.Body)
+				assert.Contains(t, p.Detail, "keys:write", "keys:read key")
+			} else {
+				assert.Equal(t, o.status, w.Code, "keys:read key: %s", w.Body)
 			}
-			if w := e.do(o.method, o.path, writeTok, o.body); w.Code != o.status {
-				t.Errorf("keys:write key: %d, want %d: %s", w.Code, o.status, w.Body)
-			}
+			w = e.do(o.method, o.path, writeTok, o.body)
+			assert.Equal(t, o.status, w.Code, "keys:write key: %s", w.Body)
 		})
 	}
-	if w := e.do("GET", "/", "", ""); w.Header().Get("WWW-Authenticate") != "Bearer" {
-		t.Error("401 without WWW-Authenticate")
-	}
+	w := e.do("GET", "/", "", "")
+	assert.Equal(t, "Bearer", w.Header().Get("WWW-Authenticate"), "401 without WWW-Authenticate")
 }
 
 // roleAuthorizer lets users with the owner or admin role manage keys, with
@@ -100,21 +98,156 @@ func TestCustomAuthorizer(t *testing.T) {
 			w := serve(e.h, r)
 			if tc.status == 201 {
 				k := decodeKey(t, w, 201)
-				if k.Scopes != "*:write" {
-					t.Fatalf("scopes %q", k.Scopes)
-				}
-				recs := e.log.records(t)
-				if len(recs) != 1 || recs[0]["actor"] != "user:alice" || recs[0]["actor_key_id"] != nil {
-					t.Fatalf("log %v, want actor user:alice without a key ID", recs)
-				}
+				assert.Equal(t, "*:write", k.Scopes)
+				rec := e.log.onlyRecord(t)
+				assert.Equal(t, "user:alice", rec["actor"])
+				assert.Nil(t, rec["actor_key_id"], "a user without a key logged with a key ID")
 				return
 			}
 			p := problemOf(t, w, tc.status)
-			if !strings.Contains(p.Detail, tc.detailHas) || strings.Contains(p.Detail, "session store") {
-				t.Fatalf("problem %+v, want detail with %q and no internal error", p, tc.detailHas)
-			}
+			assert.Contains(t, p.Detail, tc.detailHas)
+			assert.NotContains(t, p.Detail, "session store", "the problem leaks the authorizer's error")
 		})
 	}
+}
+
+// escalationKey is the key an operation of TestNoEscalation starts from:
+// the target it acts on, or the key create asks for.
+type escalationKey struct {
+	id     uuid.UUID // the target's; uuid.Nil for create
+	scopes string    // a scope list; "" for create's default
+	exp    time.Time // zero: never
+}
+
+// escalationOp is an operation TestNoEscalation runs: how to build its
+// request, and what it answers when allowed.
+type escalationOp struct {
+	name    string
+	request func(k escalationKey) *http.Request
+	onKey   bool // it acts on an existing key, the target (all but create)
+	status  int  // its answer when allowed
+}
+
+var escalationOps = []escalationOp{
+	{"create", func(k escalationKey) *http.Request {
+		body := `{"label":"new"`
+		if k.scopes != "" {
+			body += `,"scopes":"` + k.scopes + `"`
+		}
+		if !k.exp.IsZero() {
+			body += `,"expires_at":"` + k.exp.Format(time.RFC3339) + `"`
+		}
+		return newRequest("POST", "/", body+"}")
+	}, false, 201},
+	{"clone", func(k escalationKey) *http.Request {
+		return newRequest("POST", "/"+k.id.String()+"/clone", "")
+	}, true, 201},
+	{"roll", func(k escalationKey) *http.Request {
+		return newRequest("POST", "/"+k.id.String()+"/roll", `{"grace":"1h"}`)
+	}, true, 201},
+	{"reactivate", func(k escalationKey) *http.Request {
+		return newRequest("PATCH", "/"+k.id.String(), `{"active":true}`)
+	}, true, 200},
+	{"rename", func(k escalationKey) *http.Request {
+		return newRequest("PATCH", "/"+k.id.String(), `{"label":"mine now"}`)
+	}, true, 200},
+	{"delete", func(k escalationKey) *http.Request {
+		return newRequest("DELETE", "/"+k.id.String(), "")
+	}, true, 204},
+}
+
+// escalationAuthorizers are the authorizers TestNoEscalation runs under.
+var escalationAuthorizers = []struct {
+	name string
+	fn   keyapi.Authorizer // nil: the default, AuthorizeKey
+}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFromHeaders}}
+
+// actorFromHeaders is an Authorizer that trusts any caller, with the scopes
+// in X-Scopes and the expiry in X-Expires (absent: never).
+func actorFromHeaders(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+	s, err := apikey.ParseScopes(r.Header.Get("X-Scopes"))
+	if err != nil {
+		return keyapi.Actor{}, keyapi.ErrForbidden
+	}
+	a := keyapi.Actor{Name: "user", Scopes: s}
+	if v := r.Header.Get("X-Expires"); v != "" {
+		if a.ExpiresAt, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return keyapi.Actor{}, keyapi.ErrForbidden
+		}
+	}
+	return a, nil
+}
+
+// escalationRun is one request of TestNoEscalation: a caller with the
+// given scopes and expiry runs op on a deactivated target key "target" with
+// key's scopes and expiry (an expiry in the past is set in the store), or
+// asks create for such a key.
+type escalationRun struct {
+	authz       keyapi.Authorizer // nil: the default, with a key of the caller's own
+	actorScopes string
+	actorExp    time.Time // zero: never
+	key         escalationKey
+	op          escalationOp
+}
+
+// escalationResult is what an escalationRun did.
+type escalationResult struct {
+	e      *env
+	w      *httptest.ResponseRecorder
+	target apikey.Key // before the request; zero for create
+	before int        // the keys in the store before the request
+}
+
+func (run escalationRun) do(t *testing.T) escalationResult {
+	t.Helper()
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: run.authz}})
+	var actorTok string
+	if run.authz == nil {
+		_, actorTok = e.mintUntil("actor", run.actorScopes, run.actorExp)
+	}
+	var target apikey.Key
+	if run.op.onKey {
+		past := !run.key.exp.IsZero() && run.key.exp.Before(time.Now())
+		exp := run.key.exp
+		if past {
+			exp = time.Time{} // set below: Create refuses past expiries
+		}
+		target, _ = e.mintUntil("target", run.key.scopes, exp)
+		if past {
+			_, err := e.store.Update(context.Background(), target.ID, apikey.Update{ExpiresAt: &run.key.exp})
+			require.NoError(t, err)
+		}
+		var err error
+		target, err = e.m.Deactivate(context.Background(), target.ID)
+		require.NoError(t, err)
+	}
+	k := run.key
+	k.id = target.ID
+	r := run.op.request(k)
+	if run.authz == nil {
+		r.Header.Set("Authorization", "Bearer "+actorTok)
+	} else {
+		r.Header.Set("X-Scopes", run.actorScopes)
+		if !run.actorExp.IsZero() {
+			r.Header.Set("X-Expires", run.actorExp.Format(time.RFC3339Nano))
+		}
+	}
+	before := e.count()
+	return escalationResult{e: e, w: serve(e.h, r), target: target, before: before}
+}
+
+// assertNothingChanged checks that a refused request stored no key and left
+// its target as it was.
+func (res escalationResult) assertNothingChanged(t *testing.T) {
+	t.Helper()
+	assert.Equal(t, res.before, res.e.count(), "a refused request stored a key")
+	if res.target.ID == uuid.Nil {
+		return
+	}
+	after := res.e.get(t, res.target.ID)
+	assert.False(t, after.Active, "a refused request reactivated the target")
+	assert.Equal(t, "target", after.Label, "a refused request renamed the target")
+	assert.True(t, after.ExpiresAt.Equal(res.target.ExpiresAt), "a refused request changed the target's expiry from %v to %v", res.target.ExpiresAt, after.ExpiresAt)
 }
 
 // TestNoEscalation runs every operation that hands out access (create,
@@ -148,88 +281,24 @@ func TestNoEscalation(t *testing.T) {
 		{"*:write", "", true},
 		{"*:write", "*:read,lists:write", true},
 	}
-	// actorFixed trusts any caller, with the scopes in X-Scopes and the
-	// expiry in X-Expires (absent: never).
-	actorFixed := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-		s, err := apikey.ParseScopes(r.Header.Get("X-Scopes"))
-		if err != nil {
-			return keyapi.Actor{}, keyapi.ErrForbidden
-		}
-		a := keyapi.Actor{Name: "user", Scopes: s}
-		if v := r.Header.Get("X-Expires"); v != "" {
-			if a.ExpiresAt, err = time.Parse(time.RFC3339Nano, v); err != nil {
-				return keyapi.Actor{}, keyapi.ErrForbidden
-			}
-		}
-		return a, nil
-	}
-	authorizers := []struct {
-		name string
-		fn   keyapi.Authorizer
-	}{{"DefaultAuthorizer", nil}, {"CustomAuthorizer", actorFixed}}
-	for _, authz := range authorizers {
+	for _, authz := range escalationAuthorizers {
 		for _, tc := range tests {
-			for _, op := range []string{"create", "clone", "roll", "reactivate", "rename", "delete"} {
-				name := authz.name + "/" + tc.actor + "/" + tc.target + "/" + op
-				if tc.target == "" && op != "create" {
+			for _, op := range escalationOps {
+				if tc.target == "" && op.onKey {
 					continue // only create has a default
 				}
-				t.Run(name, func(t *testing.T) {
-					e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authz.fn}})
-					_, actorTok := e.mint("actor", tc.actor)
-					var target apikey.Key
-					if op != "create" {
-						target, _ = e.mint("target", tc.target)
-						if _, err := e.m.Deactivate(context.Background(), target.ID); err != nil {
-							t.Fatal(err)
-						}
-					}
-					var r *http.Request
-					switch op {
-					case "create":
-						body := `{"label":"new"}`
-						if tc.target != "" {
-							body = `{"label":"new","scopes":"` + tc.target + `"}`
-						}
-						r = newRequest("POST", "/", body)
-					case "clone":
-						r = newRequest("POST", "/"+target.ID.String()+"/clone", "")
-					case "roll":
-						r = newRequest("POST", "/"+target.ID.String()+"/roll", `{"grace":"1h"}`)
-					case "reactivate":
-						r = newRequest("PATCH", "/"+target.ID.String(), `{"active":true}`)
-					case "rename":
-						r = newRequest("PATCH", "/"+target.ID.String(), `{"label":"mine now"}`)
-					case "delete":
-						r = newRequest("DELETE", "/"+target.ID.String(), "")
-					}
-					if authz.fn == nil {
-						r.Header.Set("Authorization", "Bearer "+actorTok)
-					} else {
-						r.Header.Set("X-Scopes", tc.actor)
-					}
-					before := e.count()
-					w := serve(e.h, r)
+				t.Run(authz.name+"/"+tc.actor+"/"+tc.target+"/"+op.name, func(t *testing.T) {
+					res := escalationRun{authz: authz.fn, actorScopes: tc.actor, key: escalationKey{scopes: tc.target}, op: op}.do(t)
 					if tc.allowed {
-						if w.Code != 200 && w.Code != 201 && w.Code != 204 {
-							t.Fatalf("refused: %d %s", w.Code, w.Body)
-						}
+						assert.Equal(t, op.status, res.w.Code, "refused: %s", res.w.Body)
 						return
 					}
-					p := problemOf(t, w, 403)
-					canon, _ := apikey.ParseScopes(tc.actor)
-					if p.Code != "escalation" || !strings.Contains(p.Detail, canon.String()) {
-						t.Fatalf("problem %+v, want code escalation naming the caller's scopes", p)
-					}
-					if e.count() != before {
-						t.Fatal("a refused request stored a key")
-					}
-					if op != "create" {
-						after, err := e.m.Get(context.Background(), target.ID)
-						if err != nil || after.Active || !after.ExpiresAt.IsZero() || after.Label != "target" {
-							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
-						}
-					}
+					p := problemOf(t, res.w, 403)
+					canon, err := apikey.ParseScopes(tc.actor)
+					require.NoError(t, err)
+					assert.Equal(t, "escalation", p.Code)
+					assert.Contains(t, p.Detail, canon.String(), "the problem does not name the caller's scopes")
+					res.assertNothingChanged(t)
 				})
 			}
 		}
@@ -243,7 +312,7 @@ func TestNoEscalation(t *testing.T) {
 		name       string
 		ops        string // space-separated
 		actor, key time.Duration
-		status     int           // 200: any success
+		status     int           // 200: the operation's success
 		want       time.Duration // the new key's expiry on success
 		customOnly bool          // the default authorizer cannot have an expired caller
 	}{
@@ -264,14 +333,16 @@ func TestNoEscalation(t *testing.T) {
 		// These make no new key, so the caller's expiry does not matter.
 		{name: "ExpiringManagesNever", ops: "reactivate rename delete", actor: hour, status: 200},
 	}
-	for _, authz := range authorizers {
+	for _, authz := range escalationAuthorizers {
 		for _, tc := range lifetimes {
 			if tc.customOnly && authz.fn == nil {
 				continue
 			}
-			for _, op := range strings.Fields(tc.ops) {
-				t.Run(authz.name+"/lifetime/"+tc.name+"/"+op, func(t *testing.T) {
-					e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authz.fn}})
+			for _, name := range strings.Fields(tc.ops) {
+				i := slices.IndexFunc(escalationOps, func(op escalationOp) bool { return op.name == name })
+				require.NotEqual(t, -1, i, "no operation %q", name)
+				op := escalationOps[i]
+				t.Run(authz.name+"/lifetime/"+tc.name+"/"+op.name, func(t *testing.T) {
 					now := time.Now().UTC().Truncate(time.Second)
 					at := func(d time.Duration) time.Time {
 						if d == 0 {
@@ -279,97 +350,36 @@ func TestNoEscalation(t *testing.T) {
 						}
 						return now.Add(d)
 					}
-					var actorTok string
-					if authz.fn == nil {
-						_, actorTok = e.mintUntil("actor", "keys:write,lists:read", at(tc.actor))
-					}
-					var target apikey.Key
-					if op != "create" {
-						exp := at(tc.key)
-						if tc.key < 0 {
-							exp = time.Time{} // set below: Create refuses past expiries
-						}
-						target, _ = e.mintUntil("target", "lists:read", exp)
-						if tc.key < 0 {
-							past := at(tc.key)
-							if _, err := e.store.Update(context.Background(), target.ID, apikey.Update{ExpiresAt: &past}); err != nil {
-								t.Fatal(err)
-							}
-						}
-						var err error
-						if target, err = e.m.Deactivate(context.Background(), target.ID); err != nil {
-							t.Fatal(err)
-						}
-					}
-					var r *http.Request
-					switch op {
-					case "create":
-						body := `{"label":"new","scopes":"lists:read"}`
-						if tc.key != 0 {
-							body = `{"label":"new","scopes":"lists:read","expires_at":"` + at(tc.key).Format(time.RFC3339) + `"}`
-						}
-						r = newRequest("POST", "/", body)
-					case "clone":
-						r = newRequest("POST", "/"+target.ID.String()+"/clone", "")
-					case "roll":
-						r = newRequest("POST", "/"+target.ID.String()+"/roll", `{"grace":"1h"}`)
-					case "reactivate":
-						r = newRequest("PATCH", "/"+target.ID.String(), `{"active":true}`)
-					case "rename":
-						r = newRequest("PATCH", "/"+target.ID.String(), `{"label":"mine now"}`)
-					case "delete":
-						r = newRequest("DELETE", "/"+target.ID.String(), "")
-					}
-					if authz.fn == nil {
-						r.Header.Set("Authorization", "Bearer "+actorTok)
-					} else {
-						r.Header.Set("X-Scopes", "keys:write,lists:read")
-						if tc.actor != 0 {
-							r.Header.Set("X-Expires", at(tc.actor).Format(time.RFC3339Nano))
-						}
-					}
-					before := e.count()
-					w := serve(e.h, r)
+					res := escalationRun{
+						authz:       authz.fn,
+						actorScopes: "keys:write,lists:read",
+						actorExp:    at(tc.actor),
+						key:         escalationKey{scopes: "lists:read", exp: at(tc.key)},
+						op:          op,
+					}.do(t)
 					if tc.status == 200 {
-						if w.Code != 200 && w.Code != 201 && w.Code != 204 {
-							t.Fatalf("refused: %d %s", w.Code, w.Body)
-						}
-						if w.Code != 201 {
+						require.Equal(t, op.status, res.w.Code, "refused: %s", res.w.Body)
+						if op.status != 201 {
 							return
 						}
-						k := decodeKey(t, w, 201)
-						got, err := e.m.Get(context.Background(), k.ID)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if want := at(tc.want); !got.ExpiresAt.Equal(want) {
-							t.Fatalf("new key expires %v, want %v", got.ExpiresAt, want)
-						}
-						if k.ExpiresAt == "" != got.ExpiresAt.IsZero() {
-							t.Fatalf("response expires_at %q, stored %v", k.ExpiresAt, got.ExpiresAt)
-						}
+						k := decodeKey(t, res.w, 201)
+						got := res.e.get(t, k.ID)
+						want := at(tc.want)
+						assert.True(t, got.ExpiresAt.Equal(want), "new key expires %v, want %v", got.ExpiresAt, want)
+						assert.Equal(t, got.ExpiresAt.IsZero(), k.ExpiresAt == "", "response expires_at %q, stored %v", k.ExpiresAt, got.ExpiresAt)
 						return
 					}
-					p := problemOf(t, w, tc.status)
+					p := problemOf(t, res.w, tc.status)
 					switch tc.status {
 					case 403:
-						if p.Code != "escalation" || !strings.Contains(p.Detail, "outlive") {
-							t.Fatalf("problem %+v, want code escalation saying the key would outlive the caller", p)
-						}
+						assert.Equal(t, "escalation", p.Code)
+						assert.Contains(t, p.Detail, "outlive", "the problem does not say the key would outlive the caller")
 					case 409:
-						if p.Code != "expired" || p.Field != "id" || !strings.Contains(p.Detail, target.ID.String()) {
-							t.Fatalf("problem %+v, want code expired naming the key", p)
-						}
+						assert.Equal(t, "expired", p.Code)
+						assert.Equal(t, "id", p.Field)
+						assert.Contains(t, p.Detail, res.target.ID.String(), "the problem does not name the key")
 					}
-					if e.count() != before {
-						t.Fatal("a refused request stored a key")
-					}
-					if op != "create" {
-						after, err := e.m.Get(context.Background(), target.ID)
-						if err != nil || after.Active || !after.ExpiresAt.Equal(target.ExpiresAt) || after.Label != "target" {
-							t.Fatalf("a refused request changed the target: %+v, %v", after, err)
-						}
-					}
+					res.assertNothingChanged(t)
 				})
 			}
 		}
@@ -389,17 +399,15 @@ func TestActorWithoutScopesCannotGrant(t *testing.T) {
 		{"PATCH", "/" + k.ID.String(), `{"label":"x"}`},
 		{"DELETE", "/" + k.ID.String(), ""},
 	} {
-		if p := problemOf(t, e.do(rq.method, rq.path, "", rq.body), 403); p.Code != "escalation" {
-			t.Errorf("%s %s: %+v", rq.method, rq.path, p)
-		}
+		p := problemOf(t, e.do(rq.method, rq.path, "", rq.body), 403)
+		assert.Equal(t, "escalation", p.Code, "%s %s", rq.method, rq.path)
 	}
 	// Reading and switching a key off need no scopes.
 	for _, rq := range []struct{ method, path, body string }{
 		{"GET", "/", ""}, {"GET", "/" + k.ID.String(), ""}, {"PATCH", "/" + k.ID.String(), `{"active":false}`},
 	} {
-		if w := e.do(rq.method, rq.path, "", rq.body); w.Code != 200 {
-			t.Errorf("%s %s: %d %s", rq.method, rq.path, w.Code, w.Body)
-		}
+		w := e.do(rq.method, rq.path, "", rq.body)
+		assert.Equal(t, 200, w.Code, "%s %s: %s", rq.method, rq.path, w.Body)
 	}
 }
 
@@ -413,15 +421,12 @@ func TestNarrowKeyMayOnlyDeactivateBroaderKeys(t *testing.T) {
 	_, adminTok := e.mint("admin", "")
 	broad, broadTok := e.mint("broad", "keys:write,*:read")
 	path := "/" + broad.ID.String()
-	if w := e.do("GET", path, narrowTok, ""); w.Code != 200 {
-		t.Fatalf("get: %d %s", w.Code, w.Body)
-	}
-	if w := e.do("PATCH", path, narrowTok, `{"active":false}`); w.Code != 200 {
-		t.Fatalf("deactivate: %d %s", w.Code, w.Body)
-	}
-	if _, err := e.m.Verify(context.Background(), broadTok); !errors.Is(err, apikey.ErrInactive) {
-		t.Fatalf("deactivated broad key verifies: %v", err)
-	}
+	w := e.do("GET", path, narrowTok, "")
+	require.Equal(t, 200, w.Code, "get: %s", w.Body)
+	w = e.do("PATCH", path, narrowTok, `{"active":false}`)
+	require.Equal(t, 200, w.Code, "deactivate: %s", w.Body)
+	_, err := e.m.Verify(context.Background(), broadTok)
+	require.ErrorIs(t, err, apikey.ErrInactive, "the deactivated broad key verifies")
 	for _, rq := range []struct{ method, body, field string }{
 		{"PATCH", `{"active":true}`, "active"},
 		{"PATCH", `{"label":"unused, delete me"}`, "label"},
@@ -429,47 +434,39 @@ func TestNarrowKeyMayOnlyDeactivateBroaderKeys(t *testing.T) {
 		{"DELETE", "", ""},
 	} {
 		p := problemOf(t, e.do(rq.method, path, narrowTok, rq.body), 403)
-		if p.Code != "escalation" || p.Field != rq.field {
-			t.Errorf("%s %s: %+v", rq.method, rq.body, p)
-		}
+		assert.Equal(t, "escalation", p.Code, "%s %s", rq.method, rq.body)
+		assert.Equal(t, rq.field, p.Field, "%s %s", rq.method, rq.body)
 	}
-	if after, err := e.m.Get(context.Background(), broad.ID); err != nil || after.Label != "broad" || after.Active {
-		t.Fatalf("refused requests changed the key: %+v, %v", after, err)
-	}
-	if w := e.do("PATCH", path, adminTok, `{"active":true,"label":"broad again"}`); w.Code != 200 {
-		t.Fatalf("admin reactivating: %d %s", w.Code, w.Body)
-	}
-	if w := e.do("DELETE", path, adminTok, ""); w.Code != 204 {
-		t.Fatalf("admin deleting: %d %s", w.Code, w.Body)
-	}
+	after := e.get(t, broad.ID)
+	assert.Equal(t, "broad", after.Label, "refused requests renamed the key")
+	assert.False(t, after.Active, "refused requests reactivated the key")
+	w = e.do("PATCH", path, adminTok, `{"active":true,"label":"broad again"}`)
+	assert.Equal(t, 200, w.Code, "admin reactivating: %s", w.Body)
+	w = e.do("DELETE", path, adminTok, "")
+	assert.Equal(t, 204, w.Code, "admin deleting: %s", w.Body)
 }
 
 func TestKeyCannotRemoveItself(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	self, tok := e.mint("self", "keys:write,lists:read")
 	path := "/" + self.ID.String()
-	if p := problemOf(t, e.do("DELETE", path, tok, ""), 409); p.Code != "self" {
-		t.Errorf("delete self: %+v", p)
-	}
-	if p := problemOf(t, e.do("PATCH", path, tok, `{"active":false}`), 409); p.Code != "self" || p.Field != "active" {
-		t.Errorf("deactivate self: %+v", p)
-	}
-	if _, err := e.m.Verify(context.Background(), tok); err != nil {
-		t.Fatalf("key stopped verifying: %v", err)
-	}
+	p := problemOf(t, e.do("DELETE", path, tok, ""), 409)
+	assert.Equal(t, "self", p.Code, "delete self")
+	p = problemOf(t, e.do("PATCH", path, tok, `{"active":false}`), 409)
+	assert.Equal(t, "self", p.Code, "deactivate self")
+	assert.Equal(t, "active", p.Field, "deactivate self")
+	_, err := e.m.Verify(context.Background(), tok)
+	require.NoError(t, err, "the key stopped verifying")
 	// Renaming and activating itself are harmless; rolling itself is how a
 	// key rotates.
-	if w := e.do("PATCH", path, tok, `{"label":"me","active":true}`); w.Code != 200 {
-		t.Fatalf("rename self: %d %s", w.Code, w.Body)
-	}
+	w := e.do("PATCH", path, tok, `{"label":"me","active":true}`)
+	require.Equal(t, 200, w.Code, "rename self: %s", w.Body)
 	n := decodeKey(t, e.do("POST", path+"/roll", tok, `{"grace":"1h"}`), 201)
-	if n.ClonedFrom != self.ID || n.Scopes != "keys:write,lists:read" {
-		t.Fatalf("roll self: %+v", n)
-	}
+	assert.Equal(t, self.ID, n.ClonedFrom, "roll self")
+	assert.Equal(t, "keys:write,lists:read", n.Scopes, "roll self")
 	// The new key may delete the old one.
-	if w := e.do("DELETE", path, n.Token, ""); w.Code != 204 {
-		t.Fatalf("new key deleting the old: %d %s", w.Code, w.Body)
-	}
+	w = e.do("DELETE", path, n.Token, "")
+	assert.Equal(t, 204, w.Code, "the new key deleting the old: %s", w.Body)
 }
 
 // TestExpiringKeyMayRollItself: a key that expires may rotate itself, and
@@ -482,18 +479,14 @@ func TestExpiringKeyMayRollItself(t *testing.T) {
 	e.log.records(t)
 	for range 2 {
 		n := decodeKey(t, e.do("POST", "/"+self.ID.String()+"/roll", tok, `{"grace":"1m"}`), 201)
-		got, err := e.m.Get(context.Background(), n.ID)
-		if err != nil || !got.ExpiresAt.Equal(exp) || got.ClonedFrom != self.ID {
-			t.Fatalf("rolled key %+v, %v; want it to expire at %v", got, err, exp)
-		}
-		if recs := e.log.records(t); len(recs) != 1 || recs[0]["expires_at"] != exp.Format(time.RFC3339) {
-			t.Fatalf("log %v, want the new key's expires_at %v", recs, exp)
-		}
+		got := e.get(t, n.ID)
+		assert.True(t, got.ExpiresAt.Equal(exp), "rolled key expires %v, want %v", got.ExpiresAt, exp)
+		assert.Equal(t, self.ID, got.ClonedFrom, "the rolled key's cloned_from")
+		rec := e.log.onlyRecord(t)
+		assert.Equal(t, exp.Format(time.RFC3339), rec["expires_at"], "the new key's expires_at in the log")
 		self, tok = got, n.Token
 	}
 	forever, _ := e.mint("forever", "lists:read")
-	p := problemOf(t, e.do("POST", "/"+forever.ID.String()+"/roll", tok, ""), 403)
-	if p.Code != "escalation" || !strings.Contains(p.Detail, "would outlive the caller") || !strings.Contains(p.Detail, exp.Format(time.RFC3339)) {
-		t.Fatalf("rolling a key that never expires: %+v", p)
-	}
+	p := assertProblem(t, e.do("POST", "/"+forever.ID.String()+"/roll", tok, ""), 403, "", "escalation", "would outlive the caller")
+	assert.Contains(t, p.Detail, exp.Format(time.RFC3339), "the problem does not name the caller's expiry")
 }

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/apikeytest"
 	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
+	"github.com/stretchr/testify/require"
 )
 
 // benchStore is a store the benchmarks run against.
@@ -22,6 +24,8 @@ type benchStore struct {
 	open func(b *testing.B) apikey.Store
 }
 
+// benchStores are the stores the benchmarks run against;
+// bench_sqlite_test.go adds sqlitestore where cgo is available.
 var benchStores = []benchStore{
 	{"memstore", func(b *testing.B) apikey.Store { return memstore.New() }},
 }
@@ -31,19 +35,11 @@ var benchStores = []benchStore{
 // an admin token.
 func benchServer(b *testing.B, st apikey.Store) (*httptest.Server, *apikey.Manager, string) {
 	b.Helper()
-	m, err := apikey.NewManager(apikey.Options{Store: st, UsageInterval: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Close() })
+	m := apikeytest.NewManager(b, apikey.Options{Store: st, UsageInterval: -1})
 	h, err := keyapi.NewHandler(m, keyapi.Options{Logger: discardLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	_, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: "admin"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	srv := httptest.NewServer(withBearer(m, h))
 	b.Cleanup(srv.Close)
 	return srv, m, tok.Reveal()
@@ -54,20 +50,25 @@ func benchServer(b *testing.B, st apikey.Store) (*httptest.Server, *apikey.Manag
 func send(b *testing.B, c *http.Client, req func() *http.Request, want int) time.Duration {
 	start := time.Now()
 	resp, err := c.Do(req())
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	d := time.Since(start)
-	if err != nil || resp.StatusCode != want {
-		b.Fatalf("status %d, want %d: %v", resp.StatusCode, want, err)
-	}
+	require.NoError(b, err)
+	require.Equal(b, want, resp.StatusCode)
 	return d
 }
 
-// reportMedian reports the median of the request latencies as p50-ns/op.
-func reportMedian(b *testing.B, ds []time.Duration) {
+// measure sends b.N requests, each expecting the status want, and reports
+// the median of their latencies as p50-ns/op.
+func measure(b *testing.B, c *http.Client, req func() *http.Request, want int) {
+	ds := make([]time.Duration, 0, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ds = append(ds, send(b, c, req, want))
+	}
+	b.StopTimer()
 	if len(ds) == 0 {
 		return
 	}
@@ -79,22 +80,13 @@ func BenchmarkCreateHTTP(b *testing.B) {
 	for _, bs := range benchStores {
 		b.Run(bs.name, func(b *testing.B) {
 			srv, _, tok := benchServer(b, bs.open(b))
-			c := srv.Client()
 			body := `{"label":"bench","scopes":"campaigns:read,lists:write"}`
-			req := func() *http.Request {
+			measure(b, srv.Client(), func() *http.Request {
 				r, _ := http.NewRequest("POST", srv.URL+"/", strings.NewReader(body))
 				r.Header.Set("Authorization", "Bearer "+tok)
 				r.Header.Set("Content-Type", "application/json")
 				return r
-			}
-			ds := make([]time.Duration, 0, b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				ds = append(ds, send(b, c, req, http.StatusCreated))
-			}
-			b.StopTimer()
-			reportMedian(b, ds)
+			}, http.StatusCreated)
 		})
 	}
 }
@@ -107,27 +99,17 @@ func BenchmarkList10kHTTP(b *testing.B) {
 			srv, m, tok := benchServer(b, bs.open(b))
 			ctx := context.Background()
 			for i := range n - 1 {
-				if _, _, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprintf("key %d", i)}); err != nil {
-					b.Fatal(err)
-				}
+				_, _, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprintf("key %d", i)})
+				require.NoError(b, err)
 			}
-			c := srv.Client()
 			for _, limit := range []int{keyapi.DefaultPageSize, keyapi.MaxPageSize} {
 				b.Run(fmt.Sprintf("limit=%d", limit), func(b *testing.B) {
 					url := fmt.Sprintf("%s/?limit=%d", srv.URL, limit)
-					req := func() *http.Request {
+					measure(b, srv.Client(), func() *http.Request {
 						r, _ := http.NewRequest("GET", url, nil)
 						r.Header.Set("Authorization", "Bearer "+tok)
 						return r
-					}
-					ds := make([]time.Duration, 0, b.N)
-					b.ReportAllocs()
-					b.ResetTimer()
-					for range b.N {
-						ds = append(ds, send(b, c, req, http.StatusOK))
-					}
-					b.StopTimer()
-					reportMedian(b, ds)
+					}, http.StatusOK)
 				})
 			}
 		})

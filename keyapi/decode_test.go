@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // checkProblem fails unless err is a client error problem with a detail.
@@ -21,6 +23,17 @@ func checkProblem(t *testing.T, input any, err error) {
 	if !utf8.ValidString(p.Detail) {
 		t.Fatalf("input %q: detail %q is not UTF-8", input, p.Detail)
 	}
+}
+
+// checkObject fails unless the accepted input data is a JSON object, and
+// returns its members.
+func checkObject(t *testing.T, data []byte) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		t.Fatalf("accepted %q, which is not a JSON object", data)
+	}
+	return m
 }
 
 func FuzzDecodeCreate(f *testing.F) {
@@ -40,10 +53,7 @@ func FuzzDecodeCreate(f *testing.F) {
 			checkProblem(t, data, err)
 			return
 		}
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) != nil {
-			t.Fatalf("accepted %q, which is not a JSON object", data)
-		}
+		checkObject(t, data)
 		if nk.scopes.IsZero() {
 			t.Fatalf("accepted %q with no scopes", data)
 		}
@@ -78,11 +88,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 			checkProblem(t, data, err)
 			return
 		}
-		var m map[string]json.RawMessage
-		if json.Unmarshal(data, &m) != nil {
-			t.Fatalf("accepted %q, which is not a JSON object", data)
-		}
-		for k := range m {
+		for k := range checkObject(t, data) {
 			if strings.EqualFold(k, "scopes") {
 				t.Fatalf("accepted %q, which names scopes", data)
 			}
@@ -131,8 +137,6 @@ func TestClip(t *testing.T) {
 		{strings.Repeat("a", 60), strings.Repeat("a", 48) + "…"},
 		{strings.Repeat("a", 47) + "é" + "zzzz", strings.Repeat("a", 47) + "…"},
 	} {
-		if got := clip(tc.in); got != tc.want {
-			t.Errorf("clip(%q) = %q, want %q", tc.in, got, tc.want)
-		}
+		assert.Equal(t, tc.want, clip(tc.in), "clip(%q)", tc.in)
 	}
 }

@@ -9,25 +9,27 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/apikeytest"
 	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/memstore"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // env is one test's manager, store, handler and log.
 type env struct {
 	t     *testing.T
-	store *failStore
+	store *apikeytest.FaultStore
 	m     *apikey.Manager
 	h     http.Handler
 	log   *syncBuffer
@@ -40,20 +42,14 @@ type envOptions struct {
 
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
-	st := &failStore{Store: memstore.New()}
-	m, err := apikey.NewManager(apikey.Options{Store: st, UsageInterval: -1, Catalog: o.catalog})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	st := apikeytest.NewFaultStore(memstore.New())
+	m := apikeytest.NewManager(t, apikey.Options{Store: st, UsageInterval: -1, Catalog: o.catalog})
 	buf := &syncBuffer{}
 	if o.api.Logger == nil {
 		o.api.Logger = slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h, err := keyapi.NewHandler(m, o.api)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &env{t: t, store: st, m: m, h: withBearer(m, h), log: buf}
 }
 
@@ -76,6 +72,11 @@ func withBearer(m *apikey.Manager, next http.Handler) http.Handler {
 	})
 }
 
+// allowAll is an Authorizer for a trusted operator.
+func allowAll(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+	return keyapi.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
+}
+
 // mint creates a key with the given scopes ("" for full access) directly
 // through the Manager.
 func (e *env) mint(label, scopes string) (apikey.Key, string) {
@@ -89,34 +90,34 @@ func (e *env) mintUntil(label, scopes string, exp time.Time) (apikey.Key, string
 	var s apikey.Scopes
 	if scopes != "" {
 		var err error
-		if s, err = apikey.ParseScopes(scopes); err != nil {
-			e.t.Fatal(err)
-		}
+		s, err = apikey.ParseScopes(scopes)
+		require.NoError(e.t, err)
 	}
 	k, tok, err := e.m.Create(context.Background(), apikey.CreateParams{Label: label, Scopes: s, ExpiresAt: exp})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	require.NoError(e.t, err)
 	return k, tok.Reveal()
 }
 
 // do sends a request with an optional bearer token and JSON body.
 func (e *env) do(method, path, token, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := newRequest(method, path, body)
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
-	w := httptest.NewRecorder()
-	e.h.ServeHTTP(w, r)
-	return w
+	return serve(e.h, r)
 }
 
 // count returns how many keys the store holds.
-func (e *env) count() int { return e.store.Store.(*memstore.Store).Len() }
+func (e *env) count() int { return e.store.Unwrap().(*memstore.Store).Len() }
+
+// get returns the stored key id, which must exist.
+func (e *env) get(t *testing.T, id uuid.UUID) apikey.Key {
+	t.Helper()
+	k, err := e.m.Get(context.Background(), id)
+	require.NoError(t, err)
+	return k
+}
 
 // problemBody is a decoded problem+json response.
 type problemBody struct {
@@ -128,25 +129,32 @@ type problemBody struct {
 	Code   string `json:"code"`
 }
 
-// problemOf checks that w is a problem+json response with the given status
-// and returns it.
+// problemOf checks that w is a complete problem+json response with the given
+// status and returns it.
 func problemOf(t *testing.T, w *httptest.ResponseRecorder, status int) problemBody {
 	t.Helper()
-	if w.Code != status {
-		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
-	}
-	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Fatalf("Content-Type %q, want application/problem+json; body %s", ct, w.Body)
-	}
+	require.Equal(t, status, w.Code, "status; body %s", w.Body)
+	require.Equal(t, "application/problem+json", w.Header().Get("Content-Type"), "Content-Type; body %s", w.Body)
 	var p problemBody
 	dec := json.NewDecoder(w.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		t.Fatalf("problem body: %v", err)
-	}
-	if p.Status != status || p.Type != "about:blank" || p.Title != http.StatusText(status) || p.Detail == "" || p.Code == "" {
-		t.Fatalf("incomplete problem: %+v", p)
-	}
+	require.NoError(t, dec.Decode(&p), "problem body")
+	assert.Equal(t, status, p.Status, "problem status")
+	assert.Equal(t, "about:blank", p.Type, "problem type")
+	assert.Equal(t, http.StatusText(status), p.Title, "problem title")
+	assert.NotEmpty(t, p.Detail, "problem detail")
+	assert.NotEmpty(t, p.Code, "problem code")
+	return p
+}
+
+// assertProblem checks that w is a problem with the given status, field and
+// code whose detail contains detailHas, and returns it.
+func assertProblem(t *testing.T, w *httptest.ResponseRecorder, status int, field, code, detailHas string) problemBody {
+	t.Helper()
+	p := problemOf(t, w, status)
+	assert.Equal(t, field, p.Field, "problem field")
+	assert.Equal(t, code, p.Code, "problem code")
+	assert.Contains(t, p.Detail, detailHas, "problem detail")
 	return p
 }
 
@@ -164,21 +172,21 @@ type keyJSON struct {
 	Token      string    `json:"token"`
 }
 
+// listJSON is the body of a list response.
+type listJSON struct {
+	Keys []keyJSON `json:"keys"`
+	Next string    `json:"next"`
+}
+
 // decodeStrict decodes w's JSON body into v, refusing members v lacks, so
 // that an unexpected member (a digest, say) fails the test.
 func decodeStrict(t *testing.T, w *httptest.ResponseRecorder, status int, v any) {
 	t.Helper()
-	if w.Code != status {
-		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
-	}
-	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("Content-Type %q, want application/json", ct)
-	}
+	require.Equal(t, status, w.Code, "status; body %s", w.Body)
+	require.Equal(t, "application/json", w.Header().Get("Content-Type"))
 	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decoding %s: %v", w.Body, err)
-	}
+	require.NoError(t, dec.Decode(v), "decoding %s", w.Body)
 }
 
 func decodeKey(t *testing.T, w *httptest.ResponseRecorder, status int) keyJSON {
@@ -218,60 +226,28 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 	dec := json.NewDecoder(&s.b)
 	for {
 		var rec map[string]any
-		if err := dec.Decode(&rec); err == io.EOF {
+		err := dec.Decode(&rec)
+		if err == io.EOF {
 			break
-		} else if err != nil {
-			t.Fatal(err)
 		}
+		require.NoError(t, err)
 		out = append(out, rec)
 	}
 	s.b.Reset()
 	return out
 }
 
-// errStoreDown is the failure failStore injects.
+// onlyRecord returns the one log record written since the last call of
+// records, failing unless there is exactly one.
+func (s *syncBuffer) onlyRecord(t *testing.T) map[string]any {
+	t.Helper()
+	recs := s.records(t)
+	require.Len(t, recs, 1, "log records %v", recs)
+	return recs[0]
+}
+
+// errStoreDown is the failure the tests make the store return.
 var errStoreDown = errors.New("disk on fire at /var/db/keys.db")
-
-// failStore is a Store whose writes and reads can be made to fail.
-type failStore struct {
-	apikey.Store
-	failGet    atomic.Bool
-	failList   atomic.Bool
-	failCreate atomic.Bool
-	failUpdate atomic.Bool
-	// failStatus fails updates that change a key's status.
-	failStatus atomic.Bool
-	updates    atomic.Int64 // Update calls
-}
-
-func (s *failStore) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
-	if s.failGet.Load() {
-		return apikey.Key{}, errStoreDown
-	}
-	return s.Store.Get(ctx, id)
-}
-
-func (s *failStore) List(ctx context.Context, o apikey.ListOptions) ([]apikey.Key, error) {
-	if s.failList.Load() {
-		return nil, errStoreDown
-	}
-	return s.Store.List(ctx, o)
-}
-
-func (s *failStore) Create(ctx context.Context, k apikey.Key) error {
-	if s.failCreate.Load() {
-		return errStoreDown
-	}
-	return s.Store.Create(ctx, k)
-}
-
-func (s *failStore) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apikey.Key, error) {
-	s.updates.Add(1)
-	if s.failUpdate.Load() || (s.failStatus.Load() && u.Active != nil) {
-		return apikey.Key{}, errStoreDown
-	}
-	return s.Store.Update(ctx, id, u)
-}
 
 // newRequest returns a request with a JSON body, if body is not empty.
 func newRequest(method, path, body string) *http.Request {
@@ -288,6 +264,51 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	return w
 }
 
+// fetch sends srv a request with an optional bearer token and JSON body, and
+// records the reply as httptest.ResponseRecorder does, for problemOf and
+// decodeKey.
+func fetch(t *testing.T, srv *httptest.Server, method, path, token, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	w := httptest.NewRecorder()
+	maps.Copy(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	_, err = io.Copy(w.Body, resp.Body)
+	require.NoError(t, err)
+	return w
+}
+
+// serveMounted serves api under /keys, as the package doc mounts it, on a
+// test server.
+func serveMounted(t *testing.T, api http.Handler) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/keys/", api)
+	mux.Handle("/keys", api)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// storedDigest returns the encodings in which a key's digest might leak.
+func storedDigest(t *testing.T, e *env, id uuid.UUID) []string {
+	t.Helper()
+	k, err := e.store.Unwrap().Get(context.Background(), id)
+	require.NoError(t, err)
+	require.False(t, k.Digest.IsZero(), "stored record %+v has no digest", k)
+	return digestForms(k.Digest.Bytes())
+}
+
 // digestForms returns the encodings under which digest bytes could leak:
 // the whole digest and its hash part, raw, hex and base64.
 func digestForms(b []byte) []string {
@@ -298,7 +319,5 @@ func digestForms(b []byte) []string {
 	}
 	return out
 }
-
-func strconvQuote(s string) string { return strconv.Quote(s) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

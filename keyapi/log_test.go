@@ -1,8 +1,10 @@
 package keyapi_test
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestEveryOperationLogsOnce runs each operation, allowed and refused, and
@@ -42,52 +44,41 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 			var newKey keyJSON
 			if w.Code == 201 {
 				newKey = decodeKey(t, w, 201)
+				require.NotEmpty(t, newKey.Token, "the new key's token")
 				tokens = append(tokens, newKey.Token)
 			}
-			recs := e.log.records(t)
-			if len(recs) != 1 {
-				t.Fatalf("%d log records, want 1: %v", len(recs), recs)
-			}
-			rec := recs[0]
-			if rec["op"] != tc.op || rec["level"] != tc.level || rec["status"] != float64(w.Code) {
-				t.Fatalf("record %v, want op %s at %s with status %d", rec, tc.op, tc.level, w.Code)
-			}
+			rec := e.log.onlyRecord(t)
+			assert.Equal(t, tc.op, rec["op"])
+			assert.Equal(t, tc.level, rec["level"])
+			assert.Equal(t, float64(w.Code), rec["status"])
 			wantID := tc.keyID
 			if wantID == "new" {
 				wantID = newKey.ID.String()
 			}
-			if got, _ := rec["key_id"].(string); got != wantID {
-				t.Errorf("key_id %q, want %q", got, wantID)
-			}
-			if got, _ := rec["label"].(string); got != tc.label {
-				t.Errorf("label %q, want %q", got, tc.label)
-			}
-			if tc.token == admTok && (rec["actor"] != "admin key" || rec["actor_key_id"] != adm.ID.String()) {
-				t.Errorf("actor %v (%v), want the admin key", rec["actor"], rec["actor_key_id"])
+			gotID, _ := rec["key_id"].(string)
+			assert.Equal(t, wantID, gotID, "key_id")
+			gotLabel, _ := rec["label"].(string)
+			assert.Equal(t, tc.label, gotLabel, "label")
+			if tc.token == admTok {
+				assert.Equal(t, "admin key", rec["actor"])
+				assert.Equal(t, adm.ID.String(), rec["actor_key_id"])
 			}
 			if tc.op == "clone" || tc.op == "roll" {
-				if rec["source_id"] != id {
-					t.Errorf("source_id %v, want %s", rec["source_id"], id)
-				}
+				assert.Equal(t, id, rec["source_id"])
 			}
 		})
 	}
 
 	// Nothing secret reached the log in any of the runs above.
 	all := e.log.history()
-	for _, tok := range tokens {
-		if tok == "" {
-			t.Fatal("a token was not captured")
-		}
-		if strings.Contains(all, tok) || strings.Contains(all, tok[len(tok)-24:]) {
-			t.Errorf("the log holds a token")
-		}
+	for i, tok := range tokens {
+		require.NotEmpty(t, tok, "token %d was not captured", i)
+		assert.NotContains(t, all, tok, "the log holds token %d", i)
+		assert.NotContains(t, all, tok[len(tok)-24:], "the log holds the end of token %d", i)
 	}
-	for _, forms := range digests {
+	for i, forms := range digests {
 		for _, f := range forms {
-			if strings.Contains(all, f) {
-				t.Errorf("the log holds a digest")
-			}
+			assert.NotContains(t, all, f, "the log holds digest %d", i)
 		}
 	}
 }

@@ -1,0 +1,110 @@
+// Package keyapi serves keyscope's key management API: a JSON HTTP handler an
+// application mounts (under /keys, say) so that its owners and admins can
+// create, list, clone, roll, rename, deactivate, reactivate and delete keys.
+//
+// # Routes
+//
+// Paths are relative to where the handler is mounted:
+//
+//	GET    /            list keys, newest first: {"keys": [...], "next": "<id>"}
+//	                    ?limit=1..1000 (default 100), ?before=<next of the previous page>
+//	POST   /            create: {"label": "shop", "scopes": "campaigns:read,lists:write",
+//	                    "expires_at": "2030-01-02T15:04:05Z"}
+//	                    scopes is "full" (the default), "read-only" or a scope list;
+//	                    expires_at, optional, is an RFC 3339 time in the future
+//	                    (400 otherwise), capped at the caller's expiry (see below)
+//	GET    /{id}        one key
+//	PATCH  /{id}        {"label": "new label"} and/or {"active": false|true},
+//	                    applied together in one store write or not at all;
+//	                    {} changes nothing and answers the key as it is
+//	DELETE /{id}        delete (204)
+//	POST   /{id}/clone  a new, active key with the same label, scopes and
+//	                    expiry; an empty body or {}
+//	POST   /{id}/roll   clone, then expire the original after {"grace": "24h"}
+//	                    (a non-negative Go duration; an empty body, {} or ""
+//	                    means at once), or sooner if it already expires sooner
+//
+// Other methods on these paths are answered 405 with an Allow header, other
+// paths 404.
+//
+// A key is its record as [apikey.Key] marshals it: id, label, scopes, active,
+// created_at, last_used_at, expires_at, cloned_from and hint (the last_used_at,
+// expires_at and cloned_from members left out when unset), never a secret or
+// digest. Create, clone and roll answer 201 with the record and a "token"
+// member holding the new plaintext token, which appears in that response and
+// never again, and a Location header naming the new key. A PATCH can change
+// only the label and the status: one naming "scopes", in any letter case, is
+// refused with 400, code "scopes_fixed", since scopes are fixed at creation;
+// one naming "expires_at", or any other member, with 400, code
+// "unknown_field". A key that has expired cannot be cloned or rolled (409,
+// code "expired"): create a new one instead. A roll is all or nothing: if the
+// original cannot be given its new expiry, the Manager deletes the new key
+// again ([apikey.Manager.Roll]) and the handler answers an error, 503 for a
+// failure of the store.
+//
+// Request bodies are JSON objects sent as application/json or another +json
+// media type (415 otherwise), with no unknown members, at most
+// Options.MaxBodyBytes long (413 otherwise). Every error is an RFC 9457
+// application/problem+json body with "type", "title", "status", "detail",
+// "code" (see the Code constants) and, when a request member or parameter is
+// at fault, "field". Failures of the key store are answered 503 without their
+// details.
+//
+// # Who may manage keys
+//
+// Options.Authorize decides; the default, [AuthorizeKey], wants the verified
+// key that an [apikey.Guard] put in the request context, with scope
+// "keys:read" to list and get and "keys:write" for the rest. Whatever the
+// authorizer, the handler never lets a caller act beyond its own scopes,
+// [Actor].Scopes: a key it creates, clones, rolls, reactivates, renames or
+// deletes must have scopes that the caller's cover, so a
+// "keys:write,lists:read" key can neither mint a full-access key nor clone,
+// roll or delete one (403, code "escalation"). The one exception is
+// deactivation, which only takes access away and can be undone: a caller may
+// deactivate any key, broader ones included, so that whoever spots a leaked
+// key can stop it at once. With the default authorizer this means that any
+// key with "keys:write", however narrow its other scopes, can deactivate
+// any other key, full-access keys included, and so cut off every client
+// until someone reactivates them. An application that gives "keys:write" to
+// keys it trusts less than its full-access ones should set a custom
+// Authorizer that refuses [OpUpdate] to them, or looks the target up by
+// r.PathValue("id") and refuses broader ones. A key may not delete or
+// deactivate itself (409, code "self"), so that a caller cannot lock itself
+// out by mistake; it may roll itself.
+//
+// Nor may a key the caller creates, clones or rolls outlive the caller,
+// [Actor].ExpiresAt, which [AuthorizeKey] sets to the calling key's expiry.
+// When the caller expires, a key it creates expires with it, or earlier if
+// "expires_at" asks for earlier; a later "expires_at" is lowered to the
+// caller's expiry. A clone or rolled key takes its source's expiry, so a
+// caller that expires may clone or roll only keys that expire no later than
+// it does, itself included (403, code "escalation", otherwise).
+//
+// # Mounting
+//
+// Patterns are relative, so strip the mount point. With the default
+// authorizer, put an [apikey.Guard] in front that lets any valid key
+// through; the handler then checks "keys:read" and "keys:write" itself, and
+// answers refusals as problems:
+//
+//	keys, err := keyapi.NewHandler(manager, keyapi.Options{Logger: logger})
+//	if err != nil { ... }
+//	authenticated, err := guard.Require() // any valid key
+//	if err != nil { ... }
+//	api := authenticated(http.StripPrefix("/keys", keys))
+//	mux.Handle("/keys/", api)
+//	mux.Handle("/keys", api) // optional: also serve /keys itself
+//
+// Every operation, refused or not, logs one record to Options.Logger: at
+// level Info when it succeeds, Warn when it is refused and Error when it
+// fails with a 5xx status, the cause included. The record holds the
+// operation, status, key ID, label, scopes and expiry, the actor's name and
+// key ID, the source key of a clone or roll, the status a PATCH asks for, a
+// roll's grace period and the number of keys listed, each where known, and
+// the code of a refusal or failure; never a token or digest.
+//
+// An application that authenticates browsers with cookies must protect this
+// handler against cross-site requests (for example with net/http's
+// CrossOriginProtection): requiring application/json bodies stops forged
+// forms from creating keys, but not from deleting or rolling them.
+package keyapi

@@ -1,0 +1,85 @@
+package keyapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyscope/apikey"
+)
+
+// event is what one operation did, for its log record.
+type event struct {
+	op     Operation
+	status int
+	actor  *Actor
+	keyID  uuid.UUID
+	label  string
+	scopes string
+	expiry time.Time      // the key's; zero if never
+	source uuid.UUID      // clone and roll: the original
+	active *bool          // update: the requested state
+	grace  *time.Duration // roll
+	count  int            // list: keys returned; -1 otherwise
+}
+
+func (ev *event) setKey(k apikey.Key) {
+	ev.keyID, ev.label, ev.scopes, ev.expiry = k.ID, k.Label, k.Scopes.String(), k.ExpiresAt
+}
+
+// logEvent writes the one record of an operation; p is its failure, if any.
+// It holds no token, digest or secret: keys are logged by ID, label and
+// scopes.
+func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
+	level, status := slog.LevelInfo, ev.status
+	if p != nil {
+		status = p.Status
+		level = slog.LevelWarn
+		if status >= 500 {
+			level = slog.LevelError
+		}
+	}
+	if !h.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 13)
+	attrs = append(attrs, slog.String("op", string(ev.op)), slog.Int("status", status))
+	if ev.actor != nil {
+		attrs = append(attrs, slog.String("actor", ev.actor.Name))
+		if ev.actor.KeyID != uuid.Nil {
+			attrs = append(attrs, slog.String("actor_key_id", ev.actor.KeyID.String()))
+		}
+	}
+	if ev.keyID != uuid.Nil {
+		attrs = append(attrs, slog.String("key_id", ev.keyID.String()))
+	}
+	if ev.label != "" {
+		attrs = append(attrs, slog.String("label", ev.label))
+	}
+	if ev.scopes != "" {
+		attrs = append(attrs, slog.String("scopes", ev.scopes))
+	}
+	if !ev.expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expires_at", ev.expiry))
+	}
+	if ev.source != uuid.Nil {
+		attrs = append(attrs, slog.String("source_id", ev.source.String()))
+	}
+	if ev.active != nil {
+		attrs = append(attrs, slog.Bool("active", *ev.active))
+	}
+	if ev.grace != nil {
+		attrs = append(attrs, slog.Duration("grace", *ev.grace))
+	}
+	if ev.count >= 0 {
+		attrs = append(attrs, slog.Int("count", ev.count))
+	}
+	if p != nil {
+		attrs = append(attrs, slog.String("code", p.Code))
+		if p.cause != nil && status >= 500 {
+			attrs = append(attrs, slog.Any("err", p.cause))
+		}
+	}
+	h.log.LogAttrs(ctx, level, "keyapi: "+string(ev.op), attrs...)
+}
