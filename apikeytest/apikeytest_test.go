@@ -10,49 +10,41 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/apikeytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestNewKey(t *testing.T) {
 	token, m := apikeytest.NewKey(t, "lists:read,profiles:write")
 	k, err := m.Verify(context.Background(), token)
-	if err != nil {
-		t.Fatalf("Verify(new token) = %v", err)
-	}
-	if got := k.Scopes.String(); got != "lists:read,profiles:write" {
-		t.Errorf("scopes = %q", got)
-	}
+	require.NoError(t, err, "Verify(new token)")
+	assert.Equal(t, "lists:read,profiles:write", k.Scopes.String(), "scopes")
 	// Further keys in the same Manager.
 	other := apikeytest.Mint(t, m, "lists:write")
-	if k2, err := m.Verify(context.Background(), other); err != nil || k2.ID == k.ID {
-		t.Errorf("Mint: Verify = %v, %v", k2.ID, err)
-	}
+	k2, err := m.Verify(context.Background(), other)
+	assert.NoError(t, err, "Mint: Verify")
+	assert.NotEqual(t, k.ID, k2.ID, "Mint: the same key again")
 }
 
 func TestNewManagerUsesGivenOptions(t *testing.T) {
 	cat, err := apikey.NewCatalog("lists")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	m := apikeytest.NewManager(t, apikey.Options{Prefix: "test", Catalog: cat})
-	if tok := apikeytest.Mint(t, m, "lists:read"); !strings.HasPrefix(tok, "test_") {
-		t.Errorf("token %.8s... does not use the prefix", tok)
-	}
+	tok := apikeytest.Mint(t, m, "lists:read")
+	assert.True(t, strings.HasPrefix(tok, "test_"), "token %.8s... does not use the prefix", tok)
 	tb := &fakeTB{TB: t}
 	tb.run(func() { apikeytest.Mint(tb, m, "profiles:read") })
-	if !strings.Contains(tb.fatal, `unknown resource "profiles"`) {
-		t.Errorf("Mint outside the catalog: fatal %q", tb.fatal)
-	}
+	assert.Contains(t, tb.fatal, `unknown resource "profiles"`, "Mint outside the catalog: fatal")
 }
 
 func TestMintFailsTestOnBadScopes(t *testing.T) {
 	for _, scopes := range []string{"", "lists", "lists:maybe"} {
 		tb := &fakeTB{TB: t}
 		tb.run(func() { apikeytest.NewKey(tb, scopes) })
-		if !strings.Contains(tb.fatal, "invalid scope") {
-			t.Errorf("NewKey(%q): fatal %q, want an invalid scope failure", scopes, tb.fatal)
-		}
+		assert.Contains(t, tb.fatal, "invalid scope", "NewKey(%q): fatal", scopes)
 	}
 }
 
@@ -60,19 +52,17 @@ func TestWithKey(t *testing.T) {
 	r := httptest.NewRequest("GET", "/api/lists", nil)
 	r2 := apikeytest.WithKey(t, r, "lists:read")
 	k, ok := apikey.FromContext(r2.Context())
-	if !ok || k.Scopes.String() != "lists:read" || !k.Active || k.ID.String() == "" {
-		t.Fatalf("FromContext = %+v, %v", k, ok)
-	}
-	if _, ok := apikey.FromContext(r.Context()); ok {
-		t.Error("WithKey changed the original request")
-	}
+	require.True(t, ok, "FromContext found no key")
+	assert.Equal(t, "lists:read", k.Scopes.String(), "scopes")
+	assert.True(t, k.Active, "the key is not active")
+	assert.NotEqual(t, uuid.Nil, k.ID, "the key has no ID")
+	_, ok = apikey.FromContext(r.Context())
+	assert.False(t, ok, "WithKey changed the original request")
 	// A handler behind MustRequire sees the same kind of key.
 	var seen apikey.Key
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen, _ = apikey.FromContext(r.Context()) })
 	h.ServeHTTP(httptest.NewRecorder(), r2)
-	if seen.ID != k.ID {
-		t.Errorf("handler saw key %v, want %v", seen.ID, k.ID)
-	}
+	assert.Equal(t, k.ID, seen.ID, "the key the handler saw")
 }
 
 // fakeTB records a fatal failure instead of failing the real test.

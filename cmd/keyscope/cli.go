@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
@@ -57,7 +58,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env func(stri
 	return c.run(args)
 }
 
-// command is one subcommand.
+// command is one subcommand. Running it takes two steps: check reads the
+// arguments and flags, and run does the work with a Manager over the
+// opened store, so that a usage error never creates or opens a database.
 type command struct {
 	name    string
 	args    string // synopsis of the positional arguments and flags
@@ -66,7 +69,15 @@ type command struct {
 	flags   func(fs *flag.FlagSet, o *cmdOpts) // the command's own flags
 	nargs   [2]int                             // min and max positional arguments
 	create  bool                               // may create the database
-	run     func(c *cli, x *cmdCtx) error
+	keyArg  bool                               // the first argument is the ID of the key it acts on
+	check   func(x *cmdCtx) error              // checks the rest of the arguments and flags
+	run     func(c *cli, x *cmdCtx, m *apikey.Manager) error
+}
+
+// keyCommand returns a command whose only argument is the ID of the key it
+// acts on.
+func keyCommand(name, summary, help string, run func(c *cli, x *cmdCtx, m *apikey.Manager) error) command {
+	return command{name: name, args: "ID [flags]", summary: summary, help: help, nargs: [2]int{1, 1}, keyArg: true, run: run}
 }
 
 // cmdOpts holds every flag's value.
@@ -87,6 +98,15 @@ type cmdCtx struct {
 	opts   cmdOpts
 	args   []string
 	create bool // the command may create the database
+
+	// What the command's arguments and flags say, set before the
+	// database is opened: id by runCommand for a command with keyArg, the
+	// others by the command's check.
+	id     uuid.UUID          // the key the command acts on
+	scopes apikey.Scopes      // create: the new key's scopes
+	list   apikey.ListOptions // list: the page
+	grace  time.Duration      // roll: the original's grace period
+	token  string             // verify: the token
 
 	m          *apikey.Manager // set by manager
 	closeStore func() error
@@ -158,7 +178,7 @@ func (c *cli) run(args []string) int {
 // exec runs cmd and maps its error to an exit status.
 func (c *cli) exec(cmd *command, x *cmdCtx) int {
 	x.ctx, x.cli, x.create = context.Background(), c, cmd.create
-	err := cmd.run(c, x)
+	err := c.runCommand(cmd, x)
 	if cerr := x.close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -183,13 +203,31 @@ func (c *cli) exec(cmd *command, x *cmdCtx) int {
 	return exitFailure
 }
 
-// manager opens the store and returns a Manager over it. Commands call it
-// once they have checked their arguments, so that a usage error never
-// creates or opens a database.
-func (x *cmdCtx) manager() (*apikey.Manager, error) {
-	if x.m != nil {
-		return x.m, nil
+// runCommand checks cmd's arguments, opens the store and runs cmd.
+func (c *cli) runCommand(cmd *command, x *cmdCtx) error {
+	if cmd.keyArg {
+		id, err := parseKeyID(x.args[0])
+		if err != nil {
+			return err
+		}
+		x.id = id
 	}
+	if cmd.check != nil {
+		if err := cmd.check(x); err != nil {
+			return err
+		}
+	}
+	m, err := x.manager()
+	if err != nil {
+		return err
+	}
+	return cmd.run(c, x, m)
+}
+
+// manager opens the store and returns a Manager over it. runCommand calls
+// it once the command has checked its arguments, so that a usage error
+// never creates or opens a database.
+func (x *cmdCtx) manager() (*apikey.Manager, error) {
 	if x.opts.db == "" {
 		return nil, usagef("no database: set --db or %s", envDB)
 	}

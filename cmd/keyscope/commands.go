@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,17 +21,19 @@ var commands = []command{
 		name:    "create",
 		args:    "--label LABEL [--scopes SCOPES] [flags]",
 		summary: "Create a key and print its token, once.",
-		help: `Scopes are "full" (the default), "read-only", or a comma-separated list
+		help: `Scopes are "` + apikey.PresetFull + `" (the default), "` + apikey.PresetReadOnly + `", or a comma-separated list
 of resource:access grants such as "campaigns:read,lists:write"; write
 covers read and "*" stands for every resource. They cannot be changed
 later. The token is printed to standard output once: store it now.
 create makes the database if it does not exist.`,
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.StringVar(&o.label, "label", "", "what the key is for (required)")
-			fs.StringVar(&o.scopes, "scopes", apikey.PresetFull, "`scopes`: full, read-only or a list such as campaigns:read,lists:write")
+			fs.StringVar(&o.scopes, "scopes", apikey.PresetFull,
+				"`scopes`: "+apikey.PresetFull+", "+apikey.PresetReadOnly+" or a list such as campaigns:read,lists:write")
 		},
 		nargs:  [2]int{0, 0},
 		create: true,
+		check:  checkCreate,
 		run:    runCreate,
 	},
 	{
@@ -43,44 +46,22 @@ create makes the database if it does not exist.`,
 			fs.StringVar(&o.before, "before", "", "list only keys older than the key with this `ID`, for paging")
 		},
 		nargs: [2]int{0, 0},
+		check: checkList,
 		run:   runList,
 	},
-	{
-		name:    "show",
-		args:    "ID [flags]",
-		summary: "Show one key.",
-		nargs:   [2]int{1, 1},
-		run:     runShow,
-	},
+	keyCommand("show", "Show one key.", "", printResult((*apikey.Manager).Get)),
 	{
 		name:    "rename",
 		args:    "ID LABEL [flags]",
 		summary: "Change a key's label.",
 		nargs:   [2]int{2, 2},
+		keyArg:  true,
 		run:     runRename,
 	},
-	{
-		name:    "activate",
-		args:    "ID [flags]",
-		summary: "Let a deactivated key verify again.",
-		nargs:   [2]int{1, 1},
-		run:     func(c *cli, x *cmdCtx) error { return runSetActive(c, x, true) },
-	},
-	{
-		name:    "deactivate",
-		args:    "ID [flags]",
-		summary: "Stop a key from verifying, at once, without deleting it.",
-		nargs:   [2]int{1, 1},
-		run:     func(c *cli, x *cmdCtx) error { return runSetActive(c, x, false) },
-	},
-	{
-		name:    "clone",
-		args:    "ID [flags]",
-		summary: "Create a key with the same label and scopes as another and print its token, once.",
-		help:    "The original is untouched and keeps working.",
-		nargs:   [2]int{1, 1},
-		run:     runClone,
-	},
+	keyCommand("activate", "Let a deactivated key verify again.", "", printResult((*apikey.Manager).Activate)),
+	keyCommand("deactivate", "Stop a key from verifying, at once, without deleting it.", "", printResult((*apikey.Manager).Deactivate)),
+	keyCommand("clone", "Create a key with the same label and scopes as another and print its token, once.",
+		"The original is untouched and keeps working.", runClone),
 	{
 		name:    "roll",
 		args:    "ID [--grace DURATION] [flags]",
@@ -91,16 +72,12 @@ grace period, so that clients can move to the new token; with --grace 0
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.StringVar(&o.grace, "grace", "0", "how long the original keeps working, a `duration` such as 24h or 90m")
 		},
-		nargs: [2]int{1, 1},
-		run:   runRoll,
+		nargs:  [2]int{1, 1},
+		keyArg: true,
+		check:  checkRoll,
+		run:    runRoll,
 	},
-	{
-		name:    "delete",
-		args:    "ID [flags]",
-		summary: "Delete a key; its token stops verifying at once.",
-		nargs:   [2]int{1, 1},
-		run:     runDelete,
-	},
+	keyCommand("delete", "Delete a key; its token stops verifying at once.", "", runDelete),
 	{
 		name:    "verify",
 		args:    "[TOKEN | -] [flags]",
@@ -110,11 +87,34 @@ standard input, which keeps it out of the shell history and the process
 list. Exits 0 if the token verifies and 4, saying why, if it does not.
 Verifying here does not count as a use of the key.`,
 		nargs: [2]int{0, 1},
+		check: checkVerify,
 		run:   runVerify,
 	},
 }
 
-func runCreate(c *cli, x *cmdCtx) error {
+// printResult returns the run of a command that reads or changes the key
+// its argument names with op, a method of the Manager, and prints the key
+// op returns.
+func printResult(op func(m *apikey.Manager, ctx context.Context, id uuid.UUID) (apikey.Key, error)) func(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	return func(c *cli, x *cmdCtx, m *apikey.Manager) error {
+		k, err := op(m, x.ctx, x.id)
+		if err != nil {
+			return err
+		}
+		return c.printKey(x, k)
+	}
+}
+
+// labelError returns err, or for the Manager's ErrInvalidLabel a usage
+// error saying what a label must be; what names the label.
+func labelError(err error, what string) error {
+	if errors.Is(err, apikey.ErrInvalidLabel) {
+		return usagef("%s must be non-blank UTF-8 text of at most %d bytes", what, apikey.MaxLabelLen)
+	}
+	return err
+}
+
+func checkCreate(x *cmdCtx) error {
 	if x.opts.label == "" {
 		return usagef("--label is required")
 	}
@@ -122,37 +122,35 @@ func runCreate(c *cli, x *cmdCtx) error {
 	if err != nil {
 		return usagef("--scopes: %s", scopeMessage(err))
 	}
-	m, err := x.manager()
+	x.scopes = scopes
+	return nil
+}
+
+func runCreate(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, tok, err := m.Create(x.ctx, apikey.CreateParams{Label: x.opts.label, Scopes: x.scopes})
 	if err != nil {
-		return err
-	}
-	k, tok, err := m.Create(x.ctx, apikey.CreateParams{Label: x.opts.label, Scopes: scopes})
-	if err != nil {
-		if errors.Is(err, apikey.ErrInvalidLabel) {
-			return usagef("--label must be non-blank UTF-8 text of at most %d bytes", apikey.MaxLabelLen)
-		}
-		return err
+		return labelError(err, "--label")
 	}
 	return c.printNewKey(x, "Created", k, tok)
 }
 
-func runList(c *cli, x *cmdCtx) error {
+func checkList(x *cmdCtx) error {
 	if x.opts.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
-	opts := apikey.ListOptions{Limit: x.opts.limit}
+	x.list = apikey.ListOptions{Limit: x.opts.limit}
 	if x.opts.before != "" {
 		id, err := uuid.Parse(x.opts.before)
 		if err != nil {
 			return usagef("--before: %q is not a key ID", x.opts.before)
 		}
-		opts.Before = id
+		x.list.Before = id
 	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	keys, err := m.List(x.ctx, opts)
+	return nil
+}
+
+func runList(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	keys, err := m.List(x.ctx, x.list)
 	if err != nil {
 		return err
 	}
@@ -165,147 +163,82 @@ func runList(c *cli, x *cmdCtx) error {
 	return c.printTable(keys, time.Now())
 }
 
-func runShow(c *cli, x *cmdCtx) error {
-	id, err := parseKeyID(x.args[0])
+func runRename(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, err := m.Rename(x.ctx, x.id, x.args[1])
 	if err != nil {
-		return err
-	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	k, err := m.Get(x.ctx, id)
-	if err != nil {
-		return err
+		return labelError(err, "the label")
 	}
 	return c.printKey(x, k)
 }
 
-func runRename(c *cli, x *cmdCtx) error {
-	id, err := parseKeyID(x.args[0])
+func runClone(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, tok, err := m.Clone(x.ctx, x.id)
 	if err != nil {
 		return err
 	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	k, err := m.Rename(x.ctx, id, x.args[1])
-	if errors.Is(err, apikey.ErrInvalidLabel) {
-		return usagef("the label must be non-blank UTF-8 text of at most %d bytes", apikey.MaxLabelLen)
-	}
-	if err != nil {
-		return err
-	}
-	return c.printKey(x, k)
+	return c.printNewKey(x, "Cloned "+x.id.String()+" as", k, tok)
 }
 
-func runSetActive(c *cli, x *cmdCtx, active bool) error {
-	id, err := parseKeyID(x.args[0])
-	if err != nil {
-		return err
-	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	var k apikey.Key
-	if active {
-		k, err = m.Activate(x.ctx, id)
-	} else {
-		k, err = m.Deactivate(x.ctx, id)
-	}
-	if err != nil {
-		return err
-	}
-	return c.printKey(x, k)
-}
-
-func runClone(c *cli, x *cmdCtx) error {
-	id, err := parseKeyID(x.args[0])
-	if err != nil {
-		return err
-	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	k, tok, err := m.Clone(x.ctx, id)
-	if err != nil {
-		return err
-	}
-	return c.printNewKey(x, "Cloned "+id.String()+" as", k, tok)
-}
-
-func runRoll(c *cli, x *cmdCtx) error {
-	id, err := parseKeyID(x.args[0])
-	if err != nil {
-		return err
-	}
+func checkRoll(x *cmdCtx) error {
 	grace, err := time.ParseDuration(x.opts.grace)
 	if err != nil || grace < 0 {
 		return usagef("--grace must be a non-negative duration such as 24h or 90m, not %q", x.opts.grace)
 	}
-	m, err := x.manager()
+	x.grace = grace
+	return nil
+}
+
+func runRoll(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, tok, err := m.Roll(x.ctx, x.id, x.grace) // all or nothing: a failed roll leaves no new key
 	if err != nil {
 		return err
 	}
-	k, tok, err := m.Roll(x.ctx, id, grace) // all or nothing: a failed roll leaves no new key
-	if err != nil {
+	if err := c.printNewKey(x, "Rolled "+x.id.String()+" to", k, tok); err != nil {
 		return err
 	}
-	if err := c.printNewKey(x, "Rolled "+id.String()+" to", k, tok); err != nil {
-		return err
-	}
-	if orig, err := m.Get(x.ctx, id); err == nil {
-		fmt.Fprintf(c.stderr, "The original key %s stops verifying at %s.\n", id, formatTime(orig.ExpiresAt))
+	if orig, err := m.Get(x.ctx, x.id); err == nil {
+		fmt.Fprintf(c.stderr, "The original key %s stops verifying at %s.\n", x.id, formatTime(orig.ExpiresAt))
 	}
 	return nil
 }
 
-func runDelete(c *cli, x *cmdCtx) error {
-	id, err := parseKeyID(x.args[0])
+func runDelete(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, err := m.Get(x.ctx, x.id)
 	if err != nil {
 		return err
 	}
-	m, err := x.manager()
-	if err != nil {
-		return err
-	}
-	k, err := m.Get(x.ctx, id)
-	if err != nil {
-		return err
-	}
-	if err := m.Delete(x.ctx, id); err != nil {
+	if err := m.Delete(x.ctx, x.id); err != nil {
 		return err
 	}
 	if x.opts.json {
 		return c.printJSON(struct {
 			Deleted uuid.UUID `json:"deleted"`
-		}{id})
+		}{x.id})
 	}
-	fmt.Fprintf(c.stdout, "Deleted key %s (%s).\n", id, displayLabel(k.Label, 0))
+	fmt.Fprintf(c.stdout, "Deleted key %s (%s).\n", x.id, displayLabel(k.Label, 0))
 	return nil
 }
 
-func runVerify(c *cli, x *cmdCtx) error {
-	var tok string
-	if len(x.args) == 0 || x.args[0] == "-" {
-		var err error
-		if tok, err = readToken(c.stdin); err != nil {
-			return err
-		}
-		if tok == "" {
-			return usagef("no token: give one as an argument or on standard input")
-		}
-	} else {
-		tok = x.args[0]
+// checkVerify takes the token from the argument or, without one or for
+// "-", from the first line of standard input.
+func checkVerify(x *cmdCtx) error {
+	if len(x.args) > 0 && x.args[0] != "-" {
+		x.token = x.args[0]
+		return nil
 	}
-	m, err := x.manager()
+	tok, err := readToken(x.cli.stdin)
 	if err != nil {
 		return err
 	}
-	k, err := m.Verify(x.ctx, tok)
+	if tok == "" {
+		return usagef("no token: give one as an argument or on standard input")
+	}
+	x.token = tok
+	return nil
+}
+
+func runVerify(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, err := m.Verify(x.ctx, x.token)
 	var reason, why string
 	switch {
 	case err == nil:

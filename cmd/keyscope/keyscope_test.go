@@ -13,6 +13,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/apikeytest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // harness runs the command in-process against one temporary database.
@@ -54,6 +57,20 @@ func (h *harness) run(stdin string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// withFaults makes h open its database through an apikeytest.FaultStore,
+// which set primes each time the command opens the database.
+func (h *harness) withFaults(set func(s *apikeytest.FaultStore)) {
+	h.open = func(path string, create bool) (apikey.Store, func() error, error) {
+		st, closeStore, err := openSQLite(path, create)
+		if err != nil {
+			return nil, nil, err
+		}
+		fs := apikeytest.NewFaultStore(st)
+		set(fs)
+		return fs, closeStore, nil
+	}
+}
+
 func containsDB(args []string) bool {
 	for _, a := range args {
 		if a == "--db" || a == "-db" || strings.HasPrefix(a, "--db=") || strings.HasPrefix(a, "-db=") {
@@ -66,13 +83,33 @@ func containsDB(args []string) bool {
 // must fails the test unless r exited with code.
 func (r result) must(t *testing.T, code int) result {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
-	}
+	require.Equalf(t, code, r.code, "exit status\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	return r
 }
 
-var tokenRE = regexp.MustCompile(`\b[A-Za-z0-9]+_[0-9A-Za-z]{72}\b`)
+var (
+	tokenRE = regexp.MustCompile(`\b[A-Za-z0-9]+_[0-9A-Za-z]{72}\b`)
+	idRE    = regexp.MustCompile(`ID:\s+(\S+)`)
+)
+
+// detailsID returns the ID in a key's details as the command prints them.
+func detailsID(t *testing.T, out string) string {
+	t.Helper()
+	m := idRE.FindStringSubmatch(out)
+	require.NotNil(t, m, "no ID in:\n%s", out)
+	return m[1]
+}
+
+// assertHasPrefix checks that s, what a command printed, starts with prefix.
+func assertHasPrefix(t *testing.T, s, prefix, what string) bool {
+	t.Helper()
+	return assert.Truef(t, strings.HasPrefix(s, prefix), "%s: %q does not start with %q", what, s, prefix)
+}
+
+// idOnly decodes the ID of a key in JSON, as text for a readable failure.
+type idOnly struct {
+	ID string `json:"id"`
+}
 
 // createKey creates a key and returns its ID and token.
 func (h *harness) createKey(label, scopes string) (uuid.UUID, string) {
@@ -82,9 +119,8 @@ func (h *harness) createKey(label, scopes string) (uuid.UUID, string) {
 		ID    uuid.UUID `json:"id"`
 		Token string    `json:"token"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &k); err != nil || k.Token == "" {
-		h.t.Fatalf("create --json output %q: %v", r.stdout, err)
-	}
+	require.NoError(h.t, json.Unmarshal([]byte(r.stdout), &k), "create --json output %q", r.stdout)
+	require.NotEmpty(h.t, k.Token, "create --json output %q", r.stdout)
 	return k.ID, k.Token
 }
 
@@ -93,26 +129,19 @@ func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		r := h.run("", args...).must(t, exitOK)
 		for _, want := range []string{"usage: keyscope", "create", "verify", "KEYSCOPE_DB", "Exit status"} {
-			if !strings.Contains(r.stdout, want) {
-				t.Errorf("%v: help lacks %q:\n%s", args, want, r.stdout)
-			}
+			assert.Contains(t, r.stdout, want, "%v: help", args)
 		}
 	}
 	for _, cmd := range commands {
 		for _, args := range [][]string{{cmd.name, "--help"}, {cmd.name, "-h"}, {"help", cmd.name}} {
 			r := h.run("", args...).must(t, exitOK)
-			if !strings.Contains(r.stdout, "usage: keyscope "+cmd.name) || !strings.Contains(r.stdout, "-json") ||
-				!strings.Contains(r.stdout, "Exit status") {
-				t.Errorf("%v: help is\n%s", args, r.stdout)
+			for _, want := range []string{"usage: keyscope " + cmd.name, "-json", "Exit status"} {
+				assert.Contains(t, r.stdout, want, "%v: help", args)
 			}
 		}
 	}
-	if r := h.run("").must(t, exitUsage); !strings.Contains(r.stderr, "usage: keyscope") {
-		t.Errorf("no command: stderr %q", r.stderr)
-	}
-	if fileExists(h.db) {
-		t.Error("help created the database")
-	}
+	assert.Contains(t, h.run("").must(t, exitUsage).stderr, "usage: keyscope", "no command: stderr")
+	assert.False(t, fileExists(h.db), "help created the database")
 }
 
 func TestLifecycle(t *testing.T) {
@@ -120,87 +149,64 @@ func TestLifecycle(t *testing.T) {
 
 	r := h.run("", "create", "--label", "shop integration", "--scopes", "lists:write, campaigns:read").must(t, exitOK)
 	toks := tokenRE.FindAllString(r.stdout, -1)
-	if len(toks) != 1 || strings.Count(r.stdout, toks[0]) != 1 {
-		t.Fatalf("create printed tokens %q, want one, once:\n%s", toks, r.stdout)
-	}
+	require.Len(t, toks, 1, "create printed tokens %q, want one, once:\n%s", toks, r.stdout)
 	tok := toks[0]
-	if tokenRE.MatchString(r.stderr) || !strings.Contains(r.stderr, "Store its token safely") {
-		t.Fatalf("create's stderr %q: want the reminder and no token", r.stderr)
-	}
+	assert.Equal(t, 1, strings.Count(r.stdout, tok), "create printed its token more than once:\n%s", r.stdout)
+	assert.False(t, tokenRE.MatchString(r.stderr), "create's stderr %q holds a token", r.stderr)
+	assert.Contains(t, r.stderr, "Store its token safely", "create's stderr")
 	for _, want := range []string{"shop integration", "campaigns:read,lists:write", "Status:      active"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("create output lacks %q:\n%s", want, r.stdout)
-		}
+		assert.Contains(t, r.stdout, want, "create output")
 	}
-	m := regexp.MustCompile(`ID:\s+(\S+)`).FindStringSubmatch(r.stdout)
-	if m == nil {
-		t.Fatalf("no ID in %s", r.stdout)
-	}
-	id := m[1]
+	id := detailsID(t, r.stdout)
 
 	r = h.run("", "list").must(t, exitOK)
-	if !strings.Contains(r.stdout, id) || !strings.Contains(r.stdout, "shop integration") || !strings.Contains(r.stdout, tok[len(tok)-4:]) {
-		t.Errorf("list:\n%s", r.stdout)
+	for _, want := range []string{id, "shop integration", tok[len(tok)-4:]} {
+		assert.Contains(t, r.stdout, want, "list")
 	}
-	if strings.Contains(r.stdout, tok) {
-		t.Fatal("list shows the token")
-	}
+	assert.NotContains(t, r.stdout, tok, "list shows the token")
 
 	r = h.run("", "show", id).must(t, exitOK)
-	if !strings.Contains(r.stdout, "campaigns:read,lists:write") || strings.Contains(r.stdout, tok) {
-		t.Errorf("show:\n%s", r.stdout)
-	}
+	assert.Contains(t, r.stdout, "campaigns:read,lists:write", "show")
+	assert.NotContains(t, r.stdout, tok, "show shows the token")
 
 	h.run("", "verify", tok).must(t, exitOK)
-	if r := h.run(tok+"\n", "verify").must(t, exitOK); !strings.HasPrefix(r.stdout, "valid\n") || !strings.Contains(r.stdout, id) {
-		t.Errorf("verify from stdin:\n%s", r.stdout)
-	}
+	r = h.run(tok+"\n", "verify").must(t, exitOK)
+	assertHasPrefix(t, r.stdout, "valid\n", "verify from stdin")
+	assert.Contains(t, r.stdout, id, "verify from stdin")
 	h.run(tok, "verify", "-").must(t, exitOK)
 
-	if r := h.run("", "rename", id, "shop (old)").must(t, exitOK); !strings.Contains(r.stdout, "shop (old)") {
-		t.Errorf("rename:\n%s", r.stdout)
-	}
+	assert.Contains(t, h.run("", "rename", id, "shop (old)").must(t, exitOK).stdout, "shop (old)", "rename")
 
 	h.run("", "deactivate", id).must(t, exitOK)
-	if r := h.run("", "verify", tok).must(t, exitInvalid); !strings.HasPrefix(r.stdout, "inactive") {
-		t.Errorf("verify deactivated: %q", r.stdout)
-	}
+	assertHasPrefix(t, h.run("", "verify", tok).must(t, exitInvalid).stdout, "inactive", "verify deactivated")
 	h.run("", "activate", id).must(t, exitOK)
 	h.run("", "verify", tok).must(t, exitOK)
 
 	r = h.run("", "clone", id).must(t, exitOK)
 	cloneTok := tokenRE.FindString(r.stdout)
-	if cloneTok == "" || cloneTok == tok || !strings.Contains(r.stdout, "Cloned from: "+id) || !strings.Contains(r.stderr, "Store its token safely") {
-		t.Fatalf("clone:\n%s\n%s", r.stdout, r.stderr)
-	}
+	require.NotEmpty(t, cloneTok, "clone printed no token:\n%s", r.stdout)
+	assert.NotEqual(t, tok, cloneTok, "clone's token")
+	assert.Contains(t, r.stdout, "Cloned from: "+id, "clone")
+	assert.Contains(t, r.stderr, "Store its token safely", "clone's stderr")
 	h.run("", "verify", cloneTok).must(t, exitOK)
 	h.run("", "verify", tok).must(t, exitOK)
 
 	r = h.run("", "roll", id, "--grace", "1h").must(t, exitOK)
 	rollTok := tokenRE.FindString(r.stdout)
-	if rollTok == "" || !strings.Contains(r.stderr, "stops verifying at") {
-		t.Fatalf("roll:\n%s\n%s", r.stdout, r.stderr)
-	}
+	require.NotEmpty(t, rollTok, "roll printed no token:\n%s", r.stdout)
+	assert.Contains(t, r.stderr, "stops verifying at", "roll's stderr")
 	h.run("", "verify", rollTok).must(t, exitOK)
 	h.run("", "verify", tok).must(t, exitOK) // within its grace
-	if r := h.run("", "show", id).must(t, exitOK); strings.Contains(r.stdout, "Expires:     never") {
-		t.Errorf("rolled original does not expire:\n%s", r.stdout)
-	}
+	assert.NotContains(t, h.run("", "show", id).must(t, exitOK).stdout, "Expires:     never", "rolled original does not expire")
 
-	cloneID := regexp.MustCompile(`ID:\s+(\S+)`).FindStringSubmatch(h.run("", "verify", cloneTok).stdout)[1]
+	cloneID := detailsID(t, h.run("", "verify", cloneTok).stdout)
 	h.run("", "roll", cloneID).must(t, exitOK) // no grace
-	if r := h.run("", "verify", cloneTok).must(t, exitInvalid); !strings.HasPrefix(r.stdout, "expired") {
-		t.Errorf("verify rolled without grace: %q", r.stdout)
-	}
+	assertHasPrefix(t, h.run("", "verify", cloneTok).must(t, exitInvalid).stdout, "expired", "verify rolled without grace")
 
-	if r := h.run("", "delete", id).must(t, exitOK); !strings.Contains(r.stdout, "Deleted key "+id) {
-		t.Errorf("delete: %q", r.stdout)
-	}
+	assert.Contains(t, h.run("", "delete", id).must(t, exitOK).stdout, "Deleted key "+id, "delete")
 	h.run("", "show", id).must(t, exitNotFound)
 	h.run("", "delete", id).must(t, exitNotFound)
-	if r := h.run("", "verify", tok).must(t, exitInvalid); !strings.HasPrefix(r.stdout, "invalid") {
-		t.Errorf("verify deleted: %q", r.stdout)
-	}
+	assertHasPrefix(t, h.run("", "verify", tok).must(t, exitInvalid).stdout, "invalid", "verify deleted")
 }
 
 func TestJSONOutput(t *testing.T) {
@@ -208,23 +214,23 @@ func TestJSONOutput(t *testing.T) {
 	id, tok := h.createKey("reporting", "read-only")
 
 	var created map[string]any
-	r := h.run("", "create", "--label", "full one", "--json").must(t, exitOK)
-	decodeOne(t, r.stdout, &created)
-	if created["scopes"] != "*:write" || created["token"] == "" || created["digest"] != nil {
-		t.Errorf("create --json: %v", created)
-	}
+	decodeOne(t, h.run("", "create", "--label", "full one", "--json").must(t, exitOK).stdout, &created)
+	assert.Equal(t, "*:write", created["scopes"], "create --json: %v", created)
+	assert.NotEmpty(t, created["token"], "create --json: %v", created)
+	assert.NotContains(t, created, "digest", "create --json")
 
 	var list []map[string]any
 	decodeOne(t, h.run("", "list", "--json").must(t, exitOK).stdout, &list)
-	if len(list) != 2 || list[1]["id"] != id.String() || list[1]["scopes"] != "*:read" || list[1]["token"] != nil {
-		t.Errorf("list --json: %v", list)
-	}
+	require.Len(t, list, 2, "list --json")
+	assert.Equal(t, id.String(), list[1]["id"], "list --json: %v", list)
+	assert.Equal(t, "*:read", list[1]["scopes"], "list --json: %v", list)
+	assert.NotContains(t, list[1], "token", "list --json")
 
 	var shown map[string]any
 	decodeOne(t, h.run("", "show", id.String(), "--json").must(t, exitOK).stdout, &shown)
-	if shown["label"] != "reporting" || shown["active"] != true || shown["hint"] != tok[:3]+"…"+tok[len(tok)-4:] {
-		t.Errorf("show --json: %v", shown)
-	}
+	assert.Equal(t, "reporting", shown["label"], "show --json: %v", shown)
+	assert.Equal(t, true, shown["active"], "show --json: %v", shown)
+	assert.Equal(t, tok[:3]+"…"+tok[len(tok)-4:], shown["hint"], "show --json: %v", shown)
 
 	var v struct {
 		Valid  bool   `json:"valid"`
@@ -234,24 +240,20 @@ func TestJSONOutput(t *testing.T) {
 		} `json:"key"`
 	}
 	decodeOne(t, h.run("", "--json", "verify", tok).must(t, exitOK).stdout, &v)
-	if !v.Valid || v.Key == nil || v.Key.ID != id {
-		t.Errorf("verify --json: %+v", v)
-	}
+	assert.True(t, v.Valid, "verify --json: %+v", v)
+	require.NotNil(t, v.Key, "verify --json: %+v", v)
+	assert.Equal(t, id, v.Key.ID, "verify --json")
 	v.Key = nil
 	decodeOne(t, h.run("", "verify", "--json", "sk_nope").must(t, exitInvalid).stdout, &v)
-	if v.Valid || v.Reason != "invalid" || v.Key != nil {
-		t.Errorf("verify --json of a bad token: %+v", v)
-	}
+	assert.False(t, v.Valid, "verify --json of a bad token: %+v", v)
+	assert.Equal(t, "invalid", v.Reason, "verify --json of a bad token")
+	assert.Nil(t, v.Key, "verify --json of a bad token")
 
 	var del map[string]any
 	decodeOne(t, h.run("", "delete", id.String(), "--json").must(t, exitOK).stdout, &del)
-	if del["deleted"] != id.String() {
-		t.Errorf("delete --json: %v", del)
-	}
+	assert.Equal(t, id.String(), del["deleted"], "delete --json: %v", del)
 	decodeOne(t, h.run("", "list", "--json").must(t, exitOK).stdout, &list)
-	if len(list) != 1 {
-		t.Errorf("after delete, list --json has %d keys", len(list))
-	}
+	assert.Len(t, list, 1, "after delete, list --json")
 }
 
 // decodeOne decodes s, which must be exactly one JSON value, into v.
@@ -259,12 +261,8 @@ func decodeOne(t *testing.T, s string, v any) {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("decoding %q: %v", s, err)
-	}
-	if dec.More() {
-		t.Fatalf("more than one JSON value in %q", s)
-	}
+	require.NoError(t, dec.Decode(v), "decoding %q", s)
+	require.False(t, dec.More(), "more than one JSON value in %q", s)
 }
 
 func TestExitCodes(t *testing.T) {
@@ -307,51 +305,35 @@ func TestExitCodes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.run(tc.stdin, tc.args...).must(t, tc.code)
-			if !strings.Contains(r.stderr, tc.stderrHas) {
-				t.Errorf("stderr %q lacks %q", r.stderr, tc.stderrHas)
-			}
+			assert.Contains(t, r.stderr, tc.stderrHas)
 		})
 	}
-	if r := h.run("", "list").must(t, exitOK); strings.Count(r.stdout, "\n") != 2 {
-		t.Errorf("failed commands changed the keys:\n%s", r.stdout)
-	}
+	r := h.run("", "list").must(t, exitOK)
+	assert.Equal(t, 2, strings.Count(r.stdout, "\n"), "failed commands changed the keys:\n%s", r.stdout)
 }
 
 func TestMissingDatabase(t *testing.T) {
 	h := newHarness(t)
 	for _, args := range [][]string{{"list"}, {"show", uuid.Must(uuid.NewV7()).String()}, {"verify", "sk_x"}} {
-		r := h.run("", args...).must(t, exitFailure)
-		if !strings.Contains(r.stderr, "does not exist") {
-			t.Errorf("%v: stderr %q", args, r.stderr)
-		}
+		assert.Contains(t, h.run("", args...).must(t, exitFailure).stderr, "does not exist", "%v: stderr", args)
 	}
 	h.run("", "create").must(t, exitUsage)
 	h.run("", "create", "--label", "x", "--scopes", "nope").must(t, exitUsage)
 	h.run("", "--prefix", "bad-prefix", "create", "--label", "x").must(t, exitUsage)
-	if fileExists(h.db) {
-		t.Fatal("a read command or a usage error created the database")
-	}
+	assert.False(t, fileExists(h.db), "a read command or a usage error created the database")
 	h.createKey("first", "full")
-	if !fileExists(h.db) {
-		t.Fatal("create did not make the database")
-	}
+	assert.True(t, fileExists(h.db), "create did not make the database")
 }
 
 func TestBadDatabaseFile(t *testing.T) {
 	h := newHarness(t)
-	if err := os.WriteFile(h.db, []byte("these are not the keys you are looking for, but a text file long enough"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(h.db, []byte("these are not the keys you are looking for, but a text file long enough"), 0o600))
 	for _, args := range [][]string{{"list"}, {"create", "--label", "x"}} {
-		r := h.run("", args...).must(t, exitFailure)
-		if !strings.Contains(r.stderr, h.db) {
-			t.Errorf("%v: stderr %q does not name the file", args, r.stderr)
-		}
+		assert.Contains(t, h.run("", args...).must(t, exitFailure).stderr, h.db, "%v: stderr does not name the file", args)
 	}
 	dir := t.TempDir()
-	if r := h.run("", "--db", dir, "create", "--label", "x").must(t, exitFailure); !strings.Contains(r.stderr, "directory") {
-		t.Errorf("a directory as the database: stderr %q", r.stderr)
-	}
+	r := h.run("", "--db", dir, "create", "--label", "x").must(t, exitFailure)
+	assert.Contains(t, r.stderr, "directory", "a directory as the database: stderr")
 }
 
 func TestDatabaseOutlivesTheProcess(t *testing.T) {
@@ -364,50 +346,77 @@ func TestDatabaseOutlivesTheProcess(t *testing.T) {
 	h.run("", "verify", tok).must(t, exitOK)
 }
 
+var errIO = errors.New("disk I/O error")
+
 func TestStoreFailureExitsOne(t *testing.T) {
 	h := newHarness(t)
 	id, _ := h.createKey("k", "full")
-	inner := h.open
-	h.open = func(path string, create bool) (apikey.Store, func() error, error) {
-		st, closeFn, err := inner(path, create)
-		return brokenStore{st}, closeFn, err
-	}
+	h.withFaults(func(s *apikeytest.FaultStore) {
+		for _, m := range []apikeytest.Method{apikeytest.MethodCreate, apikeytest.MethodGet, apikeytest.MethodList, apikeytest.MethodDelete} {
+			s.Fail(m, errIO)
+		}
+	})
 	for _, args := range [][]string{{"list"}, {"show", id.String()}, {"create", "--label", "x"}, {"delete", id.String()}} {
 		r := h.run("", args...).must(t, exitFailure)
-		if !strings.Contains(r.stderr, "disk I/O error") {
-			t.Errorf("%v: stderr %q does not say what failed", args, r.stderr)
-		}
+		assert.Contains(t, r.stderr, errIO.Error(), "%v: stderr does not say what failed", args)
 	}
 	h.open = func(string, bool) (apikey.Store, func() error, error) {
 		return nil, nil, errors.New("unable to open database file: permission denied")
 	}
-	if r := h.run("", "list").must(t, exitFailure); !strings.Contains(r.stderr, "permission denied") {
-		t.Errorf("open failure: stderr %q", r.stderr)
+	assert.Contains(t, h.run("", "list").must(t, exitFailure).stderr, "permission denied", "open failure: stderr")
+}
+
+// TestRollFailureLeavesNoNewKey checks that a roll whose store write fails
+// reports the error and leaves the database as it was: no new key, and the
+// original with its expiry unchanged.
+func TestRollFailureLeavesNoNewKey(t *testing.T) {
+	tests := []struct {
+		name string
+		fail func(s *apikeytest.FaultStore)
+	}{
+		{"UpdateFails", func(s *apikeytest.FaultStore) { s.Fail(apikeytest.MethodUpdate, errIO) }},
+		{"UpdateAppliedButFails", func(s *apikeytest.FaultStore) {
+			// The roll's write reaches the database and its reply is
+			// lost; the writes that undo the roll go through.
+			s.FailWhen(apikeytest.MethodUpdate, func(c apikeytest.Call) error {
+				if s.Calls(apikeytest.MethodUpdate) > 1 {
+					return nil
+				}
+				if _, err := s.Unwrap().Update(context.Background(), c.ID, c.Update); err != nil {
+					return err
+				}
+				return errIO
+			})
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			id, _ := h.createKey("k", "full")
+			before := h.run("", "show", "--json", id.String()).must(t, exitOK).stdout
+
+			h.withFaults(tc.fail)
+			r := h.run("", "roll", id.String(), "--grace", "1h").must(t, exitFailure)
+			assertHasPrefix(t, r.stderr, "keyscope roll: ", "roll's stderr")
+			assert.Contains(t, r.stderr, errIO.Error(), "roll's stderr")
+			assert.Empty(t, r.stdout, "a failed roll printed to stdout")
+			assert.False(t, tokenRE.MatchString(r.stderr), "a failed roll printed a token: %q", r.stderr)
+
+			h.open = openSQLite
+			var keys []idOnly
+			decodeOne(t, h.run("", "list", "--json").must(t, exitOK).stdout, &keys)
+			assert.Equal(t, []idOnly{{id.String()}}, keys, "the keys after a failed roll")
+			assert.Equal(t, before, h.run("", "show", "--json", id.String()).must(t, exitOK).stdout, "the original after a failed roll")
+		})
 	}
 }
-
-// brokenStore fails every operation.
-type brokenStore struct{ apikey.Store }
-
-var errIO = errors.New("disk I/O error")
-
-func (brokenStore) Create(context.Context, apikey.Key) error { return errIO }
-func (brokenStore) Get(context.Context, uuid.UUID) (apikey.Key, error) {
-	return apikey.Key{}, errIO
-}
-func (brokenStore) List(context.Context, apikey.ListOptions) ([]apikey.Key, error) {
-	return nil, errIO
-}
-func (brokenStore) Delete(context.Context, uuid.UUID) error { return errIO }
 
 func TestDatabaseAndFlagPlacement(t *testing.T) {
 	h := newHarness(t)
 	other := filepath.Join(t.TempDir(), "other.db")
 	h.env[envDB] = other
 	id, _ := h.createKey("from env", "full") // no --db: the environment's
-	if !fileExists(other) {
-		t.Fatal("KEYSCOPE_DB was not used")
-	}
+	assert.True(t, fileExists(other), "KEYSCOPE_DB was not used")
 	for _, args := range [][]string{
 		{"show", id.String()},
 		{"--db", other, "show", id.String()},
@@ -424,18 +433,14 @@ func TestDatabaseAndFlagPlacement(t *testing.T) {
 	decodeOne(t, h.run("", "show", id.String(), "--json").must(t, exitOK).stdout, &k)
 	h.run("", "rename", id.String(), "--", "-dashing-").must(t, exitOK)
 	decodeOne(t, h.run("", "show", "--json", "--", id.String()).must(t, exitOK).stdout, &k)
-	if k["label"] != "-dashing-" {
-		t.Errorf("label %v", k["label"])
-	}
+	assert.Equal(t, "-dashing-", k["label"])
 }
 
 func TestPrefix(t *testing.T) {
 	h := newHarness(t)
 	h.env[envPrefix] = "shop"
 	_, tok := h.createKey("k", "full")
-	if !strings.HasPrefix(tok, "shop_") {
-		t.Fatalf("token %q lacks the prefix", tok)
-	}
+	assertHasPrefix(t, tok, "shop_", "the token")
 	h.run("", "verify", tok).must(t, exitOK)
 	h.run("", "--prefix", "sk", "verify", tok).must(t, exitInvalid)
 }
@@ -448,28 +453,16 @@ func TestListPagingAndLabels(t *testing.T) {
 		ids = append(ids, id)
 	}
 	r := h.run("", "list").must(t, exitOK)
-	if strings.Contains(r.stdout, "\x1b") || !strings.Contains(r.stdout, `"evil \x1b[31mred\x1b[0m"`) {
-		t.Errorf("list prints a raw escape sequence:\n%q", r.stdout)
-	}
-	if !strings.Contains(r.stdout, "…") || strings.Contains(r.stdout, strings.Repeat("long ", 20)) {
-		t.Errorf("list does not shorten a long label:\n%s", r.stdout)
-	}
-	if r := h.run("", "show", ids[2].String()).must(t, exitOK); strings.Contains(r.stdout, "\x1b") {
-		t.Errorf("show prints a raw escape sequence")
-	}
+	assert.NotContains(t, r.stdout, "\x1b", "list prints a raw escape sequence")
+	assert.Contains(t, r.stdout, `"evil \x1b[31mred\x1b[0m"`, "list does not quote a label with an escape sequence")
+	assert.Contains(t, r.stdout, "…", "list does not shorten a long label")
+	assert.NotContains(t, r.stdout, strings.Repeat("long ", 20), "list does not shorten a long label")
+	assert.NotContains(t, h.run("", "show", ids[2].String()).must(t, exitOK).stdout, "\x1b", "show prints a raw escape sequence")
 
-	var page []struct {
-		ID uuid.UUID `json:"id"`
-	}
+	var page []idOnly
 	decodeOne(t, h.run("", "list", "--json", "--limit", "2").must(t, exitOK).stdout, &page)
-	if len(page) != 2 || page[0].ID != ids[3] || page[1].ID != ids[2] {
-		t.Fatalf("first page %v", page)
-	}
-	decodeOne(t, h.run("", "list", "--json", "--limit", "2", "--before", page[1].ID.String()).must(t, exitOK).stdout, &page)
-	if len(page) != 2 || page[0].ID != ids[1] || page[1].ID != ids[0] {
-		t.Fatalf("second page %v", page)
-	}
-	if r := h.run("", "list", "--before", ids[0].String()).must(t, exitOK); r.stdout != "No keys.\n" {
-		t.Errorf("empty page: %q", r.stdout)
-	}
+	require.Equal(t, []idOnly{{ids[3].String()}, {ids[2].String()}}, page, "first page")
+	decodeOne(t, h.run("", "list", "--json", "--limit", "2", "--before", page[1].ID).must(t, exitOK).stdout, &page)
+	assert.Equal(t, []idOnly{{ids[1].String()}, {ids[0].String()}}, page, "second page")
+	assert.Equal(t, "No keys.\n", h.run("", "list", "--before", ids[0].String()).must(t, exitOK).stdout, "empty page")
 }

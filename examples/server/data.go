@@ -67,18 +67,51 @@ func newDataAPI() http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes() {
-		res := rt.Resource
 		if strings.HasSuffix(rt.Pattern, "{id}") {
-			mux.HandleFunc("GET "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.get(w, r, res) })
-			mux.HandleFunc("PATCH "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.update(w, r, res) })
-			mux.HandleFunc("PUT "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.update(w, r, res) })
-			mux.HandleFunc("DELETE "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.delete(w, r, res) })
+			d.handle(mux, "GET", rt, d.get)
+			d.handle(mux, "PATCH", rt, d.update)
+			d.handle(mux, "PUT", rt, d.update)
+			d.handle(mux, "DELETE", rt, d.delete)
 		} else {
-			mux.HandleFunc("GET "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.list(w, r, res) })
-			mux.HandleFunc("POST "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) { d.create(w, r, res) })
+			d.handle(mux, "GET", rt, d.list)
+			d.handle(mux, "POST", rt, d.create)
 		}
 	}
 	return mux
+}
+
+// request is one request to the data API, read as far as its route needs.
+type request struct {
+	*http.Request
+	res  string // the resource of the route
+	body item   // the JSON object sent, for POST, PATCH and PUT
+	i    int    // on an item route, the index of the item {id} names
+}
+
+// handle registers method on rt's pattern. The handler decodes the body of a
+// POST, PATCH or PUT (answering 400 if it is not a JSON object), then locks
+// d and, on an item route, finds the item {id} names (answering 404 if
+// there is none), and calls op with d still locked.
+func (d *dataAPI) handle(mux *http.ServeMux, method string, rt apikey.Route, op func(http.ResponseWriter, *request)) {
+	hasBody := method != "GET" && method != "DELETE"
+	isItem := strings.HasSuffix(rt.Pattern, "{id}")
+	mux.HandleFunc(method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+		q := &request{Request: r, res: rt.Resource, i: -1}
+		if hasBody {
+			var ok bool
+			if q.body, ok = decodeItem(w, r); !ok {
+				return
+			}
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if isItem {
+			if q.i = d.find(w, r, q.res); q.i < 0 {
+				return
+			}
+		}
+		op(w, q)
+	})
 }
 
 // included returns the related records the request asked for. The route
@@ -100,12 +133,6 @@ func (d *dataAPI) included(r *http.Request) map[string][]item {
 	return out
 }
 
-func (d *dataAPI) list(w http.ResponseWriter, r *http.Request, res string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res], "included": d.included(r)})
-}
-
 // find returns the index of the item the request's {id} names, or answers
 // 404 and returns -1. The caller holds d.mu.
 func (d *dataAPI) find(w http.ResponseWriter, r *http.Request, res string) int {
@@ -117,16 +144,6 @@ func (d *dataAPI) find(w http.ResponseWriter, r *http.Request, res string) int {
 	return i
 }
 
-func (d *dataAPI) get(w http.ResponseWriter, r *http.Request, res string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	i := d.find(w, r, res)
-	if i < 0 {
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res][i], "included": d.included(r)})
-}
-
 func decodeItem(w http.ResponseWriter, r *http.Request) (item, bool) {
 	var it item
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&it); err != nil {
@@ -136,46 +153,34 @@ func decodeItem(w http.ResponseWriter, r *http.Request) (item, bool) {
 	return it, true
 }
 
-func (d *dataAPI) create(w http.ResponseWriter, r *http.Request, res string) {
-	it, ok := decodeItem(w, r)
-	if !ok {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.nextID++
-	it["id"] = strconv.Itoa(d.nextID)
-	d.items[res] = append(d.items[res], it)
-	writeJSON(w, http.StatusCreated, map[string]any{"data": it})
+// The operations below run with d.mu held; see handle.
+
+func (d *dataAPI) list(w http.ResponseWriter, q *request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[q.res], "included": d.included(q.Request)})
 }
 
-func (d *dataAPI) update(w http.ResponseWriter, r *http.Request, res string) {
-	patch, ok := decodeItem(w, r)
-	if !ok {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	i := d.find(w, r, res)
-	if i < 0 {
-		return
-	}
-	for k, v := range patch {
+func (d *dataAPI) get(w http.ResponseWriter, q *request) {
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[q.res][q.i], "included": d.included(q.Request)})
+}
+
+func (d *dataAPI) create(w http.ResponseWriter, q *request) {
+	d.nextID++
+	q.body["id"] = strconv.Itoa(d.nextID)
+	d.items[q.res] = append(d.items[q.res], q.body)
+	writeJSON(w, http.StatusCreated, map[string]any{"data": q.body})
+}
+
+func (d *dataAPI) update(w http.ResponseWriter, q *request) {
+	for k, v := range q.body {
 		if k != "id" {
-			d.items[res][i][k] = v
+			d.items[q.res][q.i][k] = v
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[res][i]})
+	writeJSON(w, http.StatusOK, map[string]any{"data": d.items[q.res][q.i]})
 }
 
-func (d *dataAPI) delete(w http.ResponseWriter, r *http.Request, res string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	i := d.find(w, r, res)
-	if i < 0 {
-		return
-	}
-	d.items[res] = slices.Delete(d.items[res], i, i+1)
+func (d *dataAPI) delete(w http.ResponseWriter, q *request) {
+	d.items[q.res] = slices.Delete(d.items[q.res], q.i, q.i+1)
 	w.WriteHeader(http.StatusNoContent)
 }
 

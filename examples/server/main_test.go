@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // startServer runs the example server on a free port over a database in a
@@ -27,13 +30,11 @@ func startServer(t *testing.T, db string) (string, *bytes.Buffer) {
 	select {
 	case addr = <-ready:
 	case err := <-done:
-		t.Fatalf("server did not start: %v\n%s", err, stderr.String())
+		require.FailNowf(t, "server did not start", "%v\n%s", err, stderr.String())
 	}
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server shutdown: %v", err)
-		}
+		assert.NoError(t, <-done, "server shutdown")
 	})
 	return "http://" + addr, &stdout
 }
@@ -50,9 +51,7 @@ func (c client) do(method, path, token, body string) (int, http.Header, map[stri
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -60,9 +59,7 @@ func (c client) do(method, path, token, body string) (int, http.Header, map[stri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	require.NoError(c.t, err, "%s %s", method, path)
 	defer resp.Body.Close()
 	var out map[string]any
 	b, _ := io.ReadAll(resp.Body)
@@ -72,14 +69,20 @@ func (c client) do(method, path, token, body string) (int, http.Header, map[stri
 	return resp.StatusCode, resp.Header, out
 }
 
+// text returns the string field name of a JSON answer, which must be there.
+func text(t *testing.T, answer map[string]any, name string) string {
+	t.Helper()
+	s, ok := answer[name].(string)
+	require.True(t, ok, "no string %q in %v", name, answer)
+	return s
+}
+
 // TestREADMESession walks the curl session README.md shows.
 func TestREADMESession(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "keys.db")
 	base, stdout := startServer(t, db)
 	first := strings.TrimSpace(stdout.String())
-	if !strings.HasPrefix(first, "sk_") {
-		t.Fatalf("first start printed %q, want a token", first)
-	}
+	require.True(t, strings.HasPrefix(first, "sk_"), "first start printed %q, want a token", first)
 	c := client{t, base}
 	mistyped := first[:len(first)-1] + "x"
 	if strings.HasSuffix(first, "x") {
@@ -87,15 +90,12 @@ func TestREADMESession(t *testing.T) {
 	}
 
 	status, _, ro := c.do("POST", "/keys/", first, `{"label":"reporting","scopes":"read-only"}`)
-	if status != 201 || ro["scopes"] != "*:read" {
-		t.Fatalf("create read-only key: %d %v", status, ro)
-	}
-	readOnly := ro["token"].(string)
+	require.Equal(t, 201, status, "create read-only key: %v", ro)
+	assert.Equal(t, "*:read", ro["scopes"], "create read-only key: %v", ro)
+	readOnly, readOnlyID := text(t, ro, "token"), text(t, ro, "id")
 	status, _, cu := c.do("POST", "/keys/", first, `{"label":"shop integration","scopes":"profiles:read,campaigns:write"}`)
-	if status != 201 {
-		t.Fatalf("create custom key: %d %v", status, cu)
-	}
-	custom, customID := cu["token"].(string), cu["id"].(string)
+	require.Equal(t, 201, status, "create custom key: %v", cu)
+	custom, customID := text(t, cu, "token"), text(t, cu, "id")
 
 	steps := []struct {
 		name, method, path, token, body string
@@ -122,22 +122,18 @@ func TestREADMESession(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			c := client{t, base}
 			status, h, body := c.do(s.method, s.path, s.token, s.body)
-			if status != s.want {
-				t.Fatalf("%s %s: %d %v, want %d", s.method, s.path, status, body, s.want)
-			}
-			if s.wantAuth != "" && !strings.Contains(h.Get("WWW-Authenticate"), s.wantAuth) {
-				t.Fatalf("WWW-Authenticate = %q, want it to contain %q", h.Get("WWW-Authenticate"), s.wantAuth)
-			}
+			assert.Equal(t, s.want, status, "%s %s: %v", s.method, s.path, body)
+			assert.Contains(t, h.Get("WWW-Authenticate"), s.wantAuth, "WWW-Authenticate")
 		})
 	}
 
-	status, _, cl := c.do("POST", "/keys/"+ro["id"].(string)+"/clone", first, "")
-	if status != 201 || cl["cloned_from"] != ro["id"] || cl["token"] == "" {
-		t.Fatalf("clone: %d %v", status, cl)
-	}
-	if status, _, _ := c.do("GET", "/api/lists", cl["token"].(string), ""); status != 200 {
-		t.Fatalf("clone's token: %d", status)
-	}
+	status, _, cl := c.do("POST", "/keys/"+readOnlyID+"/clone", first, "")
+	require.Equal(t, 201, status, "clone: %v", cl)
+	assert.Equal(t, readOnlyID, cl["cloned_from"], "clone: %v", cl)
+	cloneTok := text(t, cl, "token")
+	require.NotEmpty(t, cloneTok, "clone: %v", cl)
+	status, _, _ = c.do("GET", "/api/lists", cloneTok, "")
+	assert.Equal(t, 200, status, "clone's token")
 }
 
 func TestRestartKeepsKeysAndMintsNoSecondFirstKey(t *testing.T) {
@@ -148,12 +144,9 @@ func TestRestartKeepsKeysAndMintsNoSecondFirstKey(t *testing.T) {
 		first = strings.TrimSpace(stdout.String())
 	})
 	base, stdout := startServer(t, db)
-	if stdout.Len() != 0 {
-		t.Fatalf("second start printed %q, want nothing", stdout.String())
-	}
-	if status, _, _ := (client{t, base}).do("GET", "/api/tags", first, ""); status != 200 {
-		t.Fatalf("first key after restart: %d", status)
-	}
+	assert.Empty(t, stdout.String(), "second start printed to stdout")
+	status, _, _ := client{t, base}.do("GET", "/api/tags", first, "")
+	assert.Equal(t, 200, status, "first key after restart")
 }
 
 func TestRunRejectsBadArguments(t *testing.T) {
@@ -166,9 +159,7 @@ func TestRunRejectsBadArguments(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := run(context.Background(), args, func(string) string { return "" }, &out, &out, nil); err == nil {
-				t.Fatal("run succeeded")
-			}
+			assert.Error(t, run(context.Background(), args, func(string) string { return "" }, &out, &out, nil), "run succeeded")
 		})
 	}
 }
