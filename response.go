@@ -28,6 +28,7 @@ var (
 	bodyNoCredential = errorBody{Error: "unauthorized", Description: "an API key is required"}.marshal()
 	bodyInvalidKey   = errorBody{Error: "invalid_token", Description: "the API key is not valid"}.marshal()
 	bodyConflicting  = errorBody{Error: "invalid_request", Description: "the request carries more than one API key"}.marshal()
+	bodyInclude      = errorBody{Error: "invalid_request", Description: "the include parameter is invalid"}.marshal()
 	bodyNoRoute      = errorBody{Error: "not_found", Description: "no route matches the request"}.marshal()
 	bodyMethod       = errorBody{Error: "method_not_allowed", Description: "the request method is not allowed"}.marshal()
 	bodyUnavailable  = errorBody{Error: "temporarily_unavailable", Description: "the API key could not be checked; try again later"}.marshal()
@@ -103,9 +104,12 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 		h.Set("WWW-Authenticate", challenge(realm, `error="insufficient_scope", scope="`+missing+`"`))
 		body = errorBody{Error: "insufficient_scope", Description: "the API key lacks a required scope", Scope: missing}.marshal()
 	case http.StatusBadRequest:
-		if ie := (*IncludeError)(nil); errors.As(err, &ie) {
+		switch ie := (*IncludeError)(nil); {
+		case errors.As(err, &ie):
 			body = errorBody{Error: "invalid_request", Description: ie.clientDescription()}.marshal()
-		} else {
+		case errors.Is(err, ErrInvalidInclude):
+			body = bodyInclude
+		default:
 			h.Set("WWW-Authenticate", challenge(realm, `error="invalid_request"`))
 			body = bodyConflicting
 		}

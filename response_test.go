@@ -123,6 +123,8 @@ func TestWriteError(t *testing.T) {
 			includeResponse(`include \"` + strings.Repeat("a", 64) + `...\" is not an include of this route`)},
 		{"IncludeParameter", "api", &apikey.IncludeError{Route: "/api/p", Reason: "has an empty item"},
 			includeResponse(`include parameter has an empty item`)},
+		{"IncludeSentinel", "api", fmt.Errorf("custom check: %w", apikey.ErrInvalidInclude),
+			includeResponse(`the include parameter is invalid`)},
 		{"NoRoute", "api", fmt.Errorf("%w: %q", apikey.ErrNoRoute, "/nothing"), errorResponse(404, "", "", noRouteBody)},
 		{"MethodNotAllowed", "api", fmt.Errorf("%w: %q", apikey.ErrMethodNotAllowed, "OPTIONS"),
 			errorResponse(405, "", allowedMethods, methodBody)},

@@ -93,7 +93,12 @@ type AccessError struct {
 	Detail string
 }
 
-func (e *AccessError) Error() string { return e.Err.Error() + ": " + e.Detail }
+func (e *AccessError) Error() string {
+	if e.Err == nil {
+		return "keyapi: access refused: " + e.Detail
+	}
+	return e.Err.Error() + ": " + e.Detail
+}
 
 // Unwrap returns e.Err.
 func (e *AccessError) Unwrap() error { return e.Err }

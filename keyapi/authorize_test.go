@@ -257,6 +257,22 @@ func (res escalationResult) assertNothingChanged(t *testing.T) {
 // trusts the caller with fixed scopes and expiry, and checks that only
 // covered keys get through, that no new key outlives the caller, and that a
 // refusal changes nothing.
+func TestAccessErrorMessage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  *keyapi.AccessError
+		want string
+	}{
+		{"Forbidden", &keyapi.AccessError{Err: keyapi.ErrForbidden, Detail: "members may only read"},
+			"keyapi: caller may not perform this operation: members may only read"},
+		{"NoSentinel", &keyapi.AccessError{Detail: "members may only read"}, "keyapi: access refused: members may only read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.err.Error())
+		})
+	}
+}
+
 func TestNoEscalation(t *testing.T) {
 	tests := []struct {
 		actor, target string // scope lists; target "" means full (create's default)

@@ -161,10 +161,11 @@ func decodeEmpty(data []byte) error {
 // unknown members, into v. An empty body is accepted when emptyOK, and
 // leaves v as it is.
 func decodeObject(data []byte, v any, emptyOK bool) error {
-	if len(bytes.TrimSpace(data)) == 0 {
-		if emptyOK {
-			return nil
-		}
+	switch trimmed := bytes.TrimSpace(data); {
+	case len(trimmed) == 0 && emptyOK:
+		return nil
+	case len(trimmed) == 0 || trimmed[0] != '{':
+		// json.Unmarshal would read null into a struct as no change.
 		return newProblem(http.StatusBadRequest, CodeMalformed, "", "the request body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

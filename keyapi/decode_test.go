@@ -30,7 +30,7 @@ func checkProblem(t *testing.T, input any, err error) {
 func checkObject(t *testing.T, data []byte) map[string]json.RawMessage {
 	t.Helper()
 	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil {
+	if json.Unmarshal(data, &m) != nil || m == nil { // null unmarshals into a nil map
 		t.Fatalf("accepted %q, which is not a JSON object", data)
 	}
 	return m
@@ -38,7 +38,7 @@ func checkObject(t *testing.T, data []byte) map[string]json.RawMessage {
 
 func FuzzDecodeCreate(f *testing.F) {
 	for _, s := range []string{
-		`{"label":"shop"}`, `{"label":"shop","scopes":"read-only"}`, `{"label":"a","scopes":"lists:read,x:write"}`,
+		`{"label":"shop"}`, `null`, `{"label":"shop","scopes":"read-only"}`, `{"label":"a","scopes":"lists:read,x:write"}`,
 		`{"label":"a","scopes":null}`, `{"label":"a"} {}`, `[]`, ``, `{"label":1}`, `{"x":1}`, `{"label":"a","scopes":"full"}`,
 		`{"label":"a","expires_at":"2030-01-02T15:04:05Z"}`, `{"label":"a","expires_at":"2030-01-02T15:04:05.123456789+02:00"}`,
 		`{"label":"a","expires_at":"9999-12-31T23:59:59-23:59"}`, `{"label":"a","expires_at":"2001-01-01T00:00:00Z"}`,
@@ -77,7 +77,7 @@ func FuzzDecodeCreate(f *testing.F) {
 
 func FuzzDecodeUpdate(f *testing.F) {
 	for _, s := range []string{
-		`{"label":"x"}`, `{"active":false}`, `{"label":"x","active":true}`, `{}`, `{"scopes":"full"}`,
+		`{"label":"x"}`, `null`, `{"active":false}`, `{"label":"x","active":true}`, `{}`, `{"scopes":"full"}`,
 		`{"SCOPES":1}`, `{"label":"x"}]`, `{"active":"no"}`, ``,
 	} {
 		f.Add([]byte(s))
@@ -128,6 +128,30 @@ func FuzzParseListQuery(f *testing.F) {
 			t.Fatalf("query %q: limit %d out of range", q, opts.Limit)
 		}
 	})
+}
+
+// TestBodiesMustBeObjects feeds every decoder JSON that is not an object;
+// null in particular would read into a struct as "no change".
+func TestBodiesMustBeObjects(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	decoders := map[string]func([]byte) error{
+		"create": func(b []byte) error { _, err := decodeCreate(b, now); return err },
+		"update": func(b []byte) error { _, err := decodeUpdate(b); return err },
+		"roll":   func(b []byte) error { _, err := decodeRoll(b); return err },
+		"clone":  decodeEmpty,
+	}
+	for name, decode := range decoders {
+		for _, body := range []string{`null`, ` null `, `[]`, `"x"`, `1`, `true`} {
+			t.Run(name+"/"+body, func(t *testing.T) {
+				err := decode([]byte(body))
+				var p *problem
+				if assert.ErrorAs(t, err, &p) {
+					assert.Equal(t, http.StatusBadRequest, p.Status)
+					assert.Equal(t, CodeMalformed, p.Code)
+				}
+			})
+		}
+	}
 }
 
 func TestClip(t *testing.T) {

@@ -146,7 +146,7 @@ func (d *dataAPI) find(w http.ResponseWriter, r *http.Request, res string) int {
 
 func decodeItem(w http.ResponseWriter, r *http.Request) (item, bool) {
 	var it item
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&it); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&it); err != nil || it == nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_json", "detail": "the body must be a JSON object"})
 		return nil, false
 	}

@@ -46,6 +46,8 @@ func TestDataAPI(t *testing.T) {
 		{"put", "PUT", item, `{"name":"put"}`, 200, map[string]any{"id": id, "name": "put", "colour": "red"}},
 		{"list", "GET", "/api/tags", "", 200, nil},
 		{"bad body", "POST", "/api/tags", `["not an object"]`, 400, nil},
+		{"null body", "POST", "/api/tags", `null`, 400, nil},
+		{"null patch", "PATCH", item, `null`, 400, nil},
 		{"bad body before unknown item", "PATCH", "/api/tags/nope", `nope`, 400, nil},
 		{"unknown item", "GET", "/api/tags/nope", "", 404, nil},
 		{"update unknown item", "PUT", "/api/tags/nope", `{}`, 404, nil},
