@@ -116,5 +116,6 @@
 //     without copying or allocating; the exported one copies the record and
 //     clears its digest for callers outside the package.
 //   - Argon2id proofs and the bound on concurrent Argon2id checks (see
-//     Options.CacheTTL): the slow hash runs once per cached record.
+//     [Argon2id] and Manager.checkSlow): the slow hash runs once per cached
+//     record, and later checks compare a keyed in-memory proof.
 package apikey

@@ -68,7 +68,7 @@ var (
 // error of the package is a *ScopeError, so that [errors.As] finds the
 // offending token wherever the error came from. It wraps [ErrInvalidScope].
 type ScopeError struct {
-	Token      string // the offending token as given, or "" when the list as a whole is at fault
+	Token      string // the offending token as given, or "" when no single token is at fault (a whole list, a bare access level, a route table)
 	Reason     string // what is wrong with it
 	Suggestion string // a close valid resource, when there is one
 }

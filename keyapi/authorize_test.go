@@ -250,13 +250,8 @@ func (res escalationResult) assertNothingChanged(t *testing.T) {
 	assert.True(t, after.ExpiresAt.Equal(res.target.ExpiresAt), "a refused request changed the target's expiry from %v to %v", res.target.ExpiresAt, after.ExpiresAt)
 }
 
-// TestNoEscalation runs every operation that hands out access (create,
-// clone, roll, reactivate) or changes a key (rename, delete) for each
-// pairing of the caller's scopes with the key's, and of the caller's expiry
-// with the new key's, under the default authorizer and under one that
-// trusts the caller with fixed scopes and expiry, and checks that only
-// covered keys get through, that no new key outlives the caller, and that a
-// refusal changes nothing.
+// TestAccessErrorMessage checks the text of an Authorizer's refusal, with
+// and without a sentinel.
 func TestAccessErrorMessage(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -273,6 +268,13 @@ func TestAccessErrorMessage(t *testing.T) {
 	}
 }
 
+// TestNoEscalation runs every operation that hands out access (create,
+// clone, roll, reactivate) or changes a key (rename, delete) for each
+// pairing of the caller's scopes with the key's, and of the caller's expiry
+// with the new key's, under the default authorizer and under one that
+// trusts the caller with fixed scopes and expiry, and checks that only
+// covered keys get through, that no new key outlives the caller, and that a
+// refusal changes nothing.
 func TestNoEscalation(t *testing.T) {
 	tests := []struct {
 		actor, target string // scope lists; target "" means full (create's default)

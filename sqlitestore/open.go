@@ -289,16 +289,6 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// beginWrite is begin for an operation that writes: it then waits for this
-// process's turn to write. When it returns nil, the caller must call
-// unlockWrite once it is done.
-func (s *Store) beginWrite(ctx context.Context) error {
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	return s.lockWrite(ctx)
-}
-
 // lockWrite waits for this process's turn to write.
 func (s *Store) lockWrite(ctx context.Context) error {
 	select {

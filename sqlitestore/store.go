@@ -55,6 +55,16 @@ func (s *Store) begin(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// beginWrite is begin for an operation that writes: it then waits for this
+// process's turn to write. When it returns nil, the caller must call
+// unlockWrite once it is done.
+func (s *Store) beginWrite(ctx context.Context) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	return s.lockWrite(ctx)
+}
+
 // Create implements apikey.Store.
 func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 	if err := s.beginWrite(ctx); err != nil {
