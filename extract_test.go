@@ -1,7 +1,6 @@
 package apikey_test
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/keyscope/apikey"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestExtractors calls each extractor directly: the token it finds, "" for
@@ -99,21 +99,19 @@ func FuzzBearerToken(f *testing.F) {
 			(len(trimmed) == 6 || trimmed[6] == ' ' || trimmed[6] == '\t')
 		switch {
 		case err != nil:
-			if !errors.Is(err, apikey.ErrInvalidKey) || tok != "" || !isBearer || strings.Trim(trimmed[6:], " \t") != "" {
-				t.Fatalf("BearerToken(%q) = %q, %v", v, tok, err)
-			}
+			assert.ErrorIs(t, err, apikey.ErrInvalidKey, "BearerToken(%q) = %q, %v", v, tok, err)
+			assert.Empty(t, tok, "BearerToken(%q) = %q, %v", v, tok, err)
+			require.True(t, isBearer, "BearerToken(%q) = %q, %v", v, tok, err) // trimmed[6:] below needs it
+			assert.Empty(t, strings.Trim(trimmed[6:], " \t"), "BearerToken(%q) = %q, %v", v, tok, err)
 		case tok == "":
-			if isBearer {
-				t.Fatalf("BearerToken(%q) found no token in a Bearer header", v)
-			}
+			assert.False(t, isBearer, "BearerToken(%q) found no token in a Bearer header", v)
 		default:
-			if !isBearer || tok != strings.Trim(trimmed[7:], " \t") {
-				t.Fatalf("BearerToken(%q) = %q", v, tok)
-			}
+			require.True(t, isBearer, "BearerToken(%q) = %q", v, tok) // trimmed[7:] below needs it
+			assert.Equal(t, strings.Trim(trimmed[7:], " \t"), tok, "BearerToken(%q) = %q", v, tok)
 			r.Header.Set("Authorization", "Bearer "+tok)
-			if again, err := apikey.BearerToken(r); again != tok || err != nil {
-				t.Fatalf("round trip of %q gave %q, %v", tok, again, err)
-			}
+			again, err := apikey.BearerToken(r)
+			assert.NoError(t, err, "round trip of %q", tok)
+			assert.Equal(t, tok, again, "round trip of %q", tok)
 		}
 	})
 }

@@ -454,14 +454,12 @@ func FuzzIncludes(f *testing.F) {
 		r := &http.Request{Method: "GET", URL: &url.URL{Path: "/api/profiles/7", RawQuery: rawQuery}, Header: http.Header{}}
 		scopes, err := p.Required(r)
 		if err != nil {
-			if !errors.Is(err, apikey.ErrInvalidInclude) {
-				t.Fatalf("Required(?%s) = %v, want nil or an IncludeError", rawQuery, err)
-			}
+			assert.ErrorIs(t, err, apikey.ErrInvalidInclude, "Required(?%s) = %v, want nil or an IncludeError", rawQuery, err)
 			return
 		}
-		if len(scopes) == 0 || scopes[0] != (apikey.Scope{Resource: "profiles", Access: apikey.Read}) || len(scopes) > 1+len(declared) {
-			t.Fatalf("Required(?%s) = %v", rawQuery, scopes)
-		}
+		require.NotEmpty(t, scopes, "Required(?%s) = %v", rawQuery, scopes)
+		assert.Equal(t, apikey.Scope{Resource: "profiles", Access: apikey.Read}, scopes[0], "Required(?%s) = %v", rawQuery, scopes)
+		assert.LessOrEqual(t, len(scopes), 1+len(declared), "Required(?%s) = %v", rawQuery, scopes)
 		q, _ := url.ParseQuery(rawQuery)
 		for _, v := range q["include"] {
 			for inc := range strings.SplitSeq(v, ",") {
@@ -469,9 +467,9 @@ func FuzzIncludes(f *testing.F) {
 				if inc == "" {
 					continue
 				}
-				if !slices.Contains(declared, inc) || !slices.Contains(scopes, apikey.Scope{Resource: inc, Access: apikey.Read}) {
-					t.Fatalf("Required(?%s) = %v, but url.ParseQuery reads include %q", rawQuery, scopes, inc)
-				}
+				assert.Contains(t, declared, inc, "Required(?%s) = %v, but url.ParseQuery reads include %q", rawQuery, scopes, inc)
+				assert.Contains(t, scopes, apikey.Scope{Resource: inc, Access: apikey.Read},
+					"Required(?%s) = %v, but url.ParseQuery reads include %q", rawQuery, scopes, inc)
 			}
 		}
 	})

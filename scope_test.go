@@ -1,7 +1,6 @@
 package apikey_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -130,18 +129,14 @@ func FuzzParseScopesOrPreset(f *testing.F) {
 		got, err := apikey.ParseScopesOrPreset(s)
 		if err != nil {
 			var se *apikey.ScopeError
-			if !errors.As(err, &se) || !errors.Is(err, apikey.ErrInvalidScope) {
-				t.Fatalf("ParseScopesOrPreset(%q) error %v is not a *ScopeError wrapping ErrInvalidScope", s, err)
-			}
+			assert.ErrorAs(t, err, &se, "ParseScopesOrPreset(%q) error is not a *ScopeError", s)
+			assert.ErrorIs(t, err, apikey.ErrInvalidScope, "ParseScopesOrPreset(%q)", s)
 			return
 		}
-		if got.IsZero() {
-			t.Fatalf("ParseScopesOrPreset(%q) accepted a set granting nothing", s)
-		}
+		assert.False(t, got.IsZero(), "ParseScopesOrPreset(%q) accepted a set granting nothing", s)
 		again, err := apikey.ParseScopesOrPreset(got.String())
-		if err != nil || !again.Equal(got) {
-			t.Fatalf("ParseScopesOrPreset(%q) = %q does not round-trip: %v, %v", s, got, again, err)
-		}
+		require.NoError(t, err, "ParseScopesOrPreset(%q) = %q does not round-trip", s, got)
+		assert.True(t, again.Equal(got), "ParseScopesOrPreset(%q) = %q does not round-trip: %v", s, got, again)
 	})
 }
 
@@ -318,21 +313,15 @@ func FuzzParseScopes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		s, err := apikey.ParseScopes(in)
 		if err != nil {
-			if !errors.Is(err, apikey.ErrInvalidScope) {
-				t.Fatalf("error %v does not wrap ErrInvalidScope", err)
-			}
+			assert.ErrorIs(t, err, apikey.ErrInvalidScope, "ParseScopes(%q)", in)
 			return
 		}
-		if s.IsZero() {
-			t.Fatalf("ParseScopes(%q) succeeded with an empty set", in)
-		}
+		assert.False(t, s.IsZero(), "ParseScopes(%q) succeeded with an empty set", in)
 		out := s.String()
 		again, err := apikey.ParseScopes(out)
-		if err != nil || !again.Equal(s) || again.String() != out {
-			t.Fatalf("round trip of %q: %q -> %q, %v", in, out, again, err)
-		}
-		if !s.Covers(again) || !again.Covers(s) {
-			t.Fatalf("%q and its canonical form do not cover each other", in)
-		}
+		require.NoError(t, err, "round trip of %q: %q", in, out)
+		assert.True(t, again.Equal(s), "round trip of %q: %q -> %q", in, out, again)
+		assert.Equal(t, out, again.String(), "round trip of %q", in)
+		assert.True(t, s.Covers(again) && again.Covers(s), "%q and its canonical form do not cover each other", in)
 	})
 }

@@ -2,7 +2,6 @@ package keyapi
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,18 +10,18 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // checkProblem fails unless err is a client error problem with a detail.
 func checkProblem(t *testing.T, input any, err error) {
 	t.Helper()
 	var p *problem
-	if !errors.As(err, &p) || p.Status < 400 || p.Status > 499 || p.Detail == "" || p.Code == "" {
-		t.Fatalf("input %q: error %v is not a 4xx problem", input, err)
-	}
-	if !utf8.ValidString(p.Detail) {
-		t.Fatalf("input %q: detail %q is not UTF-8", input, p.Detail)
-	}
+	require.ErrorAs(t, err, &p, "input %q: error %v is not a 4xx problem", input, err)
+	assert.True(t, p.Status >= 400 && p.Status <= 499, "input %q: error %v is not a 4xx problem", input, err)
+	assert.NotEmpty(t, p.Detail, "input %q: error %v is not a 4xx problem", input, err)
+	assert.NotEmpty(t, p.Code, "input %q: error %v is not a 4xx problem", input, err)
+	assert.True(t, utf8.ValidString(p.Detail), "input %q: detail %q is not UTF-8", input, p.Detail)
 }
 
 // checkObject fails unless the accepted input data is a JSON object, and
@@ -30,9 +29,8 @@ func checkProblem(t *testing.T, input any, err error) {
 func checkObject(t *testing.T, data []byte) map[string]json.RawMessage {
 	t.Helper()
 	var m map[string]json.RawMessage
-	if json.Unmarshal(data, &m) != nil || m == nil { // null unmarshals into a nil map
-		t.Fatalf("accepted %q, which is not a JSON object", data)
-	}
+	require.NoError(t, json.Unmarshal(data, &m), "accepted %q, which is not a JSON object", data)
+	require.NotNil(t, m, "accepted %q, which is not a JSON object", data) // null unmarshals into a nil map
 	return m
 }
 
@@ -54,23 +52,16 @@ func FuzzDecodeCreate(f *testing.F) {
 			return
 		}
 		checkObject(t, data)
-		if nk.scopes.IsZero() {
-			t.Fatalf("accepted %q with no scopes", data)
-		}
+		assert.False(t, nk.scopes.IsZero(), "accepted %q with no scopes", data)
 		var again createRequest
-		if json.Unmarshal(data, &again) != nil || again.Label != nk.label {
-			t.Fatalf("label %q does not match %q", nk.label, data)
-		}
-		if again.ExpiresAt == nil != nk.expiresAt.IsZero() {
-			t.Fatalf("input %q: expiry %v", data, nk.expiresAt)
-		}
+		require.NoError(t, json.Unmarshal(data, &again), "label %q does not match %q", nk.label, data)
+		assert.Equal(t, again.Label, nk.label, "label %q does not match %q", nk.label, data)
+		assert.Equal(t, again.ExpiresAt == nil, nk.expiresAt.IsZero(), "input %q: expiry %v", data, nk.expiresAt)
 		if !nk.expiresAt.IsZero() {
-			if !nk.expiresAt.After(now) || nk.expiresAt.Location() != time.UTC {
-				t.Fatalf("input %q: accepted expiry %v, not a UTC time after %v", data, nk.expiresAt, now)
-			}
-			if _, err := json.Marshal(nk.expiresAt); err != nil {
-				t.Fatalf("input %q: accepted expiry %v that cannot be sent back: %v", data, nk.expiresAt, err)
-			}
+			assert.True(t, nk.expiresAt.After(now), "input %q: accepted expiry %v, not a UTC time after %v", data, nk.expiresAt, now)
+			assert.Same(t, time.UTC, nk.expiresAt.Location(), "input %q: accepted expiry %v, not a UTC time after %v", data, nk.expiresAt, now)
+			_, err := json.Marshal(nk.expiresAt)
+			assert.NoError(t, err, "input %q: accepted expiry %v that cannot be sent back", data, nk.expiresAt)
 		}
 	})
 }
@@ -89,9 +80,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 			return
 		}
 		for k := range checkObject(t, data) {
-			if strings.EqualFold(k, "scopes") {
-				t.Fatalf("accepted %q, which names scopes", data)
-			}
+			assert.False(t, strings.EqualFold(k, "scopes"), "accepted %q, which names scopes", data)
 		}
 	})
 }
@@ -106,9 +95,7 @@ func FuzzDecodeRoll(f *testing.F) {
 			checkProblem(t, data, err)
 			return
 		}
-		if d < 0 {
-			t.Fatalf("accepted %q with a negative grace %v", data, d)
-		}
+		assert.GreaterOrEqual(t, d, time.Duration(0), "accepted %q with a negative grace %v", data, d)
 	})
 }
 
@@ -124,9 +111,7 @@ func FuzzParseListQuery(f *testing.F) {
 			checkProblem(t, q, err)
 			return
 		}
-		if opts.Limit < 1 || opts.Limit > MaxPageSize {
-			t.Fatalf("query %q: limit %d out of range", q, opts.Limit)
-		}
+		assert.True(t, opts.Limit >= 1 && opts.Limit <= MaxPageSize, "query %q: limit %d out of range", q, opts.Limit)
 	})
 }
 

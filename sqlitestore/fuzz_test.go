@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzOpenPath opens databases under arbitrary file names: the URI that
@@ -27,22 +28,14 @@ func FuzzOpenPath(f *testing.F) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, name)
 		s, err := Open(path)
-		if err != nil {
-			t.Fatalf("Open(%q): %v", path, err)
-		}
+		require.NoError(t, err, "Open(%q)", path)
 		s.Close()
 		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		for _, e := range entries {
-			if e.Name() != name {
-				t.Errorf("Open(%q) left a file named %q", path, e.Name())
-			}
+			assert.Equal(t, name, e.Name(), "Open(%q) left a file named %q", path, e.Name())
 		}
-		if len(entries) == 0 {
-			t.Fatalf("Open(%q) created no file", path)
-		}
+		assert.NotEmpty(t, entries, "Open(%q) created no file", path)
 	})
 }
 
@@ -56,9 +49,7 @@ func FuzzGetDecodesAnyRow(f *testing.F) {
 	f.Add("x", "lists:wrote", int64(1), int64(0), int64(0), []byte{}, "h")
 	f.Add("x", ",,,", int64(1), int64(1<<62), int64(0), []byte{9, 9}, "h")
 	s, err := Open(filepath.Join(f.TempDir(), "fuzz.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
+	require.NoError(f, err)
 	f.Cleanup(func() { s.Close() })
 	f.Fuzz(func(t *testing.T, label, scopes string, active, created, expires int64, digest []byte, hint string) {
 		ctx := context.Background()
@@ -74,16 +65,19 @@ func FuzzGetDecodesAnyRow(f *testing.F) {
 		}
 		k, err := s.Get(ctx, id)
 		if err != nil {
-			if errors.Is(err, apikey.ErrNotFound) {
-				t.Fatalf("Get of a stored row: %v", err)
-			}
+			assert.NotErrorIs(t, err, apikey.ErrNotFound, "Get of a stored row")
 			return
 		}
-		if k.ID != id || k.Label != label || k.Hint != hint || k.Active != (active != 0) ||
-			k.CreatedAt.UnixMicro() != created || k.Scopes.String() != canonical(t, scopes) ||
-			string(k.Digest.Bytes()) != string(digest) {
-			t.Fatalf("Get decoded the row as %+v", k)
+		type row struct {
+			ID             uuid.UUID
+			Label, Hint    string
+			Active         bool
+			Created        int64
+			Scopes, Digest string
 		}
+		assert.Equal(t, row{id, label, hint, active != 0, created, canonical(t, scopes), string(digest)},
+			row{k.ID, k.Label, k.Hint, k.Active, k.CreatedAt.UnixMicro(), k.Scopes.String(), string(k.Digest.Bytes())},
+			"Get decoded the row as %+v", k)
 	})
 }
 
@@ -93,8 +87,6 @@ func canonical(t *testing.T, list string) string {
 		return ""
 	}
 	sc, err := apikey.ParseScopes(list)
-	if err != nil {
-		t.Fatalf("Get accepted scopes %q that do not parse: %v", list, err)
-	}
+	require.NoError(t, err, "Get accepted scopes %q that do not parse", list)
 	return sc.String()
 }

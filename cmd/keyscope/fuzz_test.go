@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func FuzzParseInterspersed(f *testing.F) {
@@ -27,11 +30,8 @@ func FuzzParseInterspersed(f *testing.F) {
 		// Every positional argument is one of the arguments, in order.
 		rest := args
 		for _, p := range pos {
-			i := slices.Index(rest, p)
-			if i < 0 {
-				t.Fatalf("positional %q is not among the remaining arguments %q", p, rest)
-			}
-			rest = rest[i+1:]
+			require.Contains(t, rest, p, "positional %q is not among the remaining arguments %q", p, rest)
+			rest = rest[slices.Index(rest, p)+1:]
 		}
 	})
 }
@@ -44,9 +44,7 @@ func FuzzDisplayLabel(f *testing.F) {
 		max = max % 100
 		got := displayLabel(label, max)
 		for _, r := range got {
-			if !unicode.IsPrint(r) && r != ' ' {
-				t.Fatalf("displayLabel(%q) = %q holds %U", label, got, r)
-			}
+			assert.True(t, unicode.IsPrint(r) || r == ' ', "displayLabel(%q) = %q holds %U", label, got, r)
 		}
 	})
 }
