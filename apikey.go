@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -25,6 +27,13 @@ import (
 type Key struct {
 	// ID is the key's public identifier, a UUIDv7. It is part of the token.
 	ID uuid.UUID `json:"id"`
+	// Owner is the account the key belongs to, an identifier the
+	// application defines ("acct_42"), or "" for a key that belongs to no
+	// account, as every key of a single-tenant app does. It is set at
+	// creation, carried by clones and rolled keys, and never changes, so a
+	// handler can scope its queries by the Owner of the verified key
+	// ([FromContext]). See [CheckOwner] for what an owner may hold.
+	Owner string `json:"owner,omitzero"`
 	// Label says what the key is for, for example "shop integration".
 	Label string `json:"label"`
 	// Scopes is what the key may do. It is fixed at creation.
@@ -53,11 +62,12 @@ func (k Key) Expired(now time.Time) bool {
 	return !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)
 }
 
-// LogValue groups the key's safe fields for slog: ID, label, scopes, active
-// and hint. It never includes the digest.
+// LogValue groups the key's safe fields for slog: ID, owner, label, scopes,
+// active and hint. It never includes the digest.
 func (k Key) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", k.ID.String()),
+		slog.String("owner", k.Owner),
 		slog.String("label", k.Label),
 		slog.String("scopes", k.Scopes.String()),
 		slog.Bool("active", k.Active),
@@ -81,6 +91,43 @@ func checkLabel(label string) error {
 		return fmt.Errorf("%w: label is not valid UTF-8", ErrInvalidLabel)
 	}
 	return nil
+}
+
+// MaxOwnerLen is the longest owner, in bytes, that a key may have.
+const MaxOwnerLen = 128
+
+// CheckOwner reports whether owner may be a key's [Key.Owner], with an
+// error wrapping ErrInvalidOwner that names the value if not. An owner is at
+// most MaxOwnerLen bytes of UTF-8 text without control characters and
+// without white space at either end: an account ID, a slug, an email
+// address or a name in any script ("acct_42", "acme", "bücher-köln"). The
+// empty owner is valid: it is the owner of the keys of a single-tenant app,
+// and of every key stored before keys had owners. Owners are compared byte
+// for byte: "Acme" and "acme" are two accounts.
+func CheckOwner(owner string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: owner %s %s", ErrInvalidOwner, quoteClipped(owner), why)
+	}
+	switch {
+	case len(owner) > MaxOwnerLen:
+		return bad(fmt.Sprintf("is %d bytes, more than %d", len(owner), MaxOwnerLen))
+	case !utf8.ValidString(owner):
+		return bad("is not valid UTF-8")
+	case strings.IndexFunc(owner, unicode.IsControl) >= 0:
+		return bad("holds a control character")
+	case strings.TrimSpace(owner) != owner:
+		return bad("starts or ends with white space")
+	}
+	return nil
+}
+
+// quoteClipped quotes s for an error message, cut to its first 64 bytes.
+func quoteClipped(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max]) + "…"
 }
 
 // Options configures a [Manager]. Only Store is required; every other field
@@ -241,6 +288,9 @@ func (m *Manager) Now() time.Time { return m.nowFn().UTC().Truncate(time.Microse
 
 // CreateParams describes a new key.
 type CreateParams struct {
+	// Owner is the account the key belongs to; "" for none. It is checked
+	// by [CheckOwner] and never changes afterwards.
+	Owner string
 	// Label says what the key is for. Required: blank labels are refused.
 	Label string
 	// Scopes is what the key may do. The zero value means full access;
@@ -258,6 +308,9 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Token, error
 	if err := checkLabel(p.Label); err != nil {
 		return Key{}, Token{}, err
 	}
+	if err := CheckOwner(p.Owner); err != nil {
+		return Key{}, Token{}, err
+	}
 	if p.Scopes.IsZero() {
 		p.Scopes = FullAccess()
 	}
@@ -273,7 +326,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (Key, Token, error
 			return Key{}, Token{}, fmt.Errorf("%w: %s is not in the future", ErrInvalidExpiry, p.ExpiresAt.Format(time.RFC3339Nano))
 		}
 	}
-	return m.mint(ctx, Key{Label: p.Label, Scopes: p.Scopes, ExpiresAt: p.ExpiresAt, CreatedAt: now})
+	return m.mint(ctx, Key{Owner: p.Owner, Label: p.Label, Scopes: p.Scopes, ExpiresAt: p.ExpiresAt, CreatedAt: now})
 }
 
 // mint gives k a new ID, secret, digest and hint, stores it, and returns the
@@ -318,11 +371,17 @@ func (m *Manager) Get(ctx context.Context, id uuid.UUID) (Key, error) {
 	return k, nil
 }
 
-// List returns keys newest first; see [Store.List] for paging with opts.
+// List returns the keys of one owner, opts.Owner, newest first, or of
+// every owner with opts.AllOwners; see [Store.List] for paging with opts.
+// An owner that [CheckOwner] refuses, or a negative limit, is an error
+// naming it.
 func (m *Manager) List(ctx context.Context, opts ListOptions) ([]Key, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	ks, err := m.store.List(ctx, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("apikey: listing keys: %w", err)
 	}
 	for i := range ks {
 		ks[i].Digest = Digest{}
@@ -386,6 +445,43 @@ func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 	return k, nil
 }
 
+// Revoke deactivates the key of a leaked token, given the token itself
+// rather than the key's ID: what a secret scanner, or an operator woken at
+// 3 a.m., holds. The token's secret must match its key's digest, so that
+// knowing a key's ID is not enough to revoke it; the key's status and
+// expiry do not matter, and revoking a key that is already inactive
+// succeeds and changes nothing. It returns the record as deactivated; the
+// token stops verifying at once. A token that is malformed, names an
+// unknown key or carries the wrong secret gives ErrInvalidKey, as in
+// Verify. The store is always read, never the cache.
+func (m *Manager) Revoke(ctx context.Context, token string) (Key, error) {
+	var p payload
+	if !parseToken(m.prefix, token, &p) {
+		return Key{}, ErrInvalidKey
+	}
+	k, err := m.store.Get(ctx, p.id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Key{}, ErrInvalidKey
+	case err != nil:
+		return Key{}, fmt.Errorf("apikey: reading key %s: %w", p.id, err)
+	case k.ID != p.id:
+		return Key{}, ErrInvalidKey
+	}
+	ok := false
+	if k.Digest.Algorithm() == Argon2id {
+		if ok, err = m.slowMatch(ctx, &k, &p.secret); err != nil {
+			return Key{}, err
+		}
+	} else {
+		ok = m.hasher.matches(k.Digest, &p.secret)
+	}
+	if !ok {
+		return Key{}, ErrInvalidKey
+	}
+	return m.Deactivate(ctx, k.ID)
+}
+
 // Delete removes a key; its token stops verifying at once. Deleting an
 // unknown key gives an error wrapping ErrNotFound.
 func (m *Manager) Delete(ctx context.Context, id uuid.UUID) error {
@@ -402,8 +498,8 @@ func (m *Manager) invalidate(id uuid.UUID) {
 	}
 }
 
-// Clone mints a new key with a new ID and secret and the same label, scopes
-// and expiry as the key with the given ID, recording that ID in ClonedFrom,
+// Clone mints a new key with a new ID and secret and the same owner, label,
+// scopes and expiry as the key with the given ID, recording that ID in ClonedFrom,
 // so that a key that expires cannot be cloned into one that outlives it. The
 // original is untouched and keeps working. The clone is active. A key that
 // has expired cannot be cloned (an error wrapping ErrExpired); an unknown ID
@@ -426,7 +522,7 @@ func (m *Manager) cloneOf(ctx context.Context, id uuid.UUID) (src, clone Key, to
 	case src.Expired(m.nowFn()):
 		return Key{}, Key{}, Token{}, fmt.Errorf("%w: key %s cannot be cloned or rolled", ErrExpired, id)
 	}
-	clone, tok, err = m.mint(ctx, Key{Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.Now()})
+	clone, tok, err = m.mint(ctx, Key{Owner: src.Owner, Label: src.Label, Scopes: src.Scopes, ExpiresAt: src.ExpiresAt, ClonedFrom: src.ID, CreatedAt: m.Now()})
 	return src, clone, tok, err
 }
 

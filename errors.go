@@ -40,6 +40,9 @@ var (
 	// ErrInvalidLabel is wrapped by errors for labels that are empty, too
 	// long or not valid UTF-8.
 	ErrInvalidLabel = errors.New("apikey: invalid label")
+	// ErrInvalidOwner is wrapped by errors for an owner that [CheckOwner]
+	// refuses.
+	ErrInvalidOwner = errors.New("apikey: invalid owner")
 	// ErrInvalidExpiry is wrapped by errors for an expiry that is not in
 	// the future.
 	ErrInvalidExpiry = errors.New("apikey: invalid expiry")

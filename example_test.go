@@ -143,3 +143,42 @@ func ExampleScopes_Covers() {
 	// false
 	// true
 }
+
+func ExampleManager_List_owners() {
+	ctx := context.Background()
+	m, _ := apikey.NewManager(apikey.Options{Store: memstore.New()})
+	defer m.Close()
+	m.Create(ctx, apikey.CreateParams{Owner: "acct_42", Label: "shop"})
+	m.Create(ctx, apikey.CreateParams{Owner: "acct_42", Label: "crm"})
+	m.Create(ctx, apikey.CreateParams{Owner: "acct_7", Label: "billing"})
+
+	// Each account sees its own keys only, newest first.
+	keys, _ := m.List(ctx, apikey.ListOptions{Owner: "acct_42"})
+	for _, k := range keys {
+		fmt.Println(k.Owner, k.Label)
+	}
+	// Operators' tools can list every account's keys.
+	all, _ := m.List(ctx, apikey.ListOptions{AllOwners: true})
+	fmt.Println(len(all))
+	// Output:
+	// acct_42 crm
+	// acct_42 shop
+	// 3
+}
+
+func ExampleManager_Revoke() {
+	ctx := context.Background()
+	m, _ := apikey.NewManager(apikey.Options{Store: memstore.New()})
+	defer m.Close()
+	_, token, _ := m.Create(ctx, apikey.CreateParams{Owner: "acct_42", Label: "leaked in a public repo"})
+
+	// A secret scanner reports the token: revoke it without knowing its ID.
+	k, err := m.Revoke(ctx, token.Reveal())
+	fmt.Println(k.Owner, k.Label, k.Active, err)
+
+	_, err = m.Verify(ctx, token.Reveal())
+	fmt.Println(errors.Is(err, apikey.ErrInactive))
+	// Output:
+	// acct_42 leaked in a public repo false <nil>
+	// true
+}

@@ -116,7 +116,7 @@ func checkResource(res string) error {
 // the receiver. A Scopes is safe for concurrent use.
 type Scopes struct {
 	all  Access  // access granted on every resource ("*")
-	list []Scope // sorted by resource, each with Access > all; never mutated
+	list []Scope // named grants, sorted by resource, Access > None; never mutated
 }
 
 // FullAccess returns the scope set "*:write": read and write access to every
@@ -154,10 +154,13 @@ func ParseScopesOrPreset(s string) (Scopes, error) {
 }
 
 // NewScopes builds a canonical set from individual grants. Duplicates are
-// merged (the highest access wins) and grants already covered by a "*" grant
-// are dropped. A grant with access None is an error when a "*" grant covers
-// the same resource, because a wildcard cannot exclude resources. The result
-// must grant something.
+// merged (the highest access wins) and grants of access None are dropped. A
+// grant that names a resource is kept even when a "*" grant already gives
+// as much: it grants nothing more on that resource's data, but it is a grant
+// by name, which is what [Scopes.Named] reports and what some rights, such
+// as managing keys, require ("*:write,keys:write"). A grant with access None
+// is an error when a "*" grant covers the same resource, because a wildcard
+// cannot exclude resources. The result must grant something.
 func NewScopes(grants ...Scope) (Scopes, error) {
 	var s Scopes
 	for _, g := range grants {
@@ -180,9 +183,6 @@ func NewScopes(grants ...Scope) (Scopes, error) {
 			if s.all > None && conflict == nil {
 				conflict = &g
 			}
-			continue
-		}
-		if g.Access <= s.all {
 			continue
 		}
 		i, found := slices.BinarySearchFunc(s.list, g.Resource, func(e Scope, r string) int {
@@ -264,7 +264,8 @@ func parseScopes(list string, c *Catalog) (Scopes, error) {
 // IsZero reports whether s grants nothing (the zero value).
 func (s Scopes) IsZero() bool { return s.all == None && len(s.list) == 0 }
 
-// IsFullAccess reports whether s is "*:write".
+// IsFullAccess reports whether s grants write access to every resource: it
+// holds "*:write", perhaps with grants by name too.
 func (s Scopes) IsFullAccess() bool { return s.all == Write }
 
 // IsReadOnly reports whether s is exactly "*:read".
@@ -276,12 +277,22 @@ func (s Scopes) Access(resource string) Access {
 	if resource == AllResources {
 		return s.all
 	}
+	return max(s.all, s.Named(resource))
+}
+
+// Named returns the access that a grant naming resource gives, ignoring any
+// "*" grant: for "*:write,keys:read", Named("keys") is Read and
+// Named("lists") is None. Rights that must never come through a wildcard
+// check it instead of [Scopes.Access]; keyscope's management API does, so
+// that a full-access key for the application's data cannot manage keys
+// unless it also names "keys". Named("*") is None.
+func (s Scopes) Named(resource string) Access {
 	for _, g := range s.list {
 		if g.Resource == resource {
-			return g.Access // always > s.all
+			return g.Access
 		}
 	}
-	return s.all
+	return None
 }
 
 // Allows reports whether s grants the required scope. A requirement with
@@ -340,7 +351,10 @@ func (s Scopes) Grants() []Scope {
 	return append(out, s.list...)
 }
 
-// Equal reports whether s and other grant exactly the same access.
+// Equal reports whether s and other hold the same grants: the same "*"
+// grant and the same grants by name, so that they have the same canonical
+// form. "*:write" and "*:write,keys:write" give the same access to data but
+// are not Equal, since only the second names "keys".
 func (s Scopes) Equal(other Scopes) bool {
 	return s.all == other.all && slices.Equal(s.list, other.list)
 }

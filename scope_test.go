@@ -28,8 +28,9 @@ func TestParseScopesCanonicalForm(t *testing.T) {
 		{"full access", "*:write", "*:write"},
 		{"full access spelled full", "*:full", "*:write"},
 		{"read-only", "*:read", "*:read"},
-		{"wildcard absorbs lower grants", "*:write,lists:read,profiles:write", "*:write"},
-		{"read wildcard keeps writes", "profiles:write,*:read,lists:read", "*:read,profiles:write"},
+		{"wildcard keeps grants by name", "*:write,lists:read,profiles:write", "*:write,lists:read,profiles:write"},
+		{"management named beside the wildcard", "keys:write,*:write", "*:write,keys:write"},
+		{"read wildcard keeps writes", "profiles:write,*:read,lists:read", "*:read,lists:read,profiles:write"},
 		{"none dropped", "lists:none,profiles:read", "profiles:read"},
 		{"hyphen and dots", "data-privacy:write,a.b_c:read", "a.b_c:read,data-privacy:write"},
 	}
@@ -253,12 +254,38 @@ func TestScopesCovers(t *testing.T) {
 		{"*:read,keys:write", "*:read", true},
 		{"*:read,keys:write", "*:read,lists:write", false},
 		{"*:read", "lists:read,profiles:read", true},
+		{"*:write", "*:write,keys:write", true},
+		{"*:read,keys:write", "*:write,keys:write", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.actor+" covers "+tt.requested, func(t *testing.T) {
 			assert.Equal(t, tt.want, mustScopes(t, tt.actor).Covers(mustScopes(t, tt.requested)))
 		})
 	}
+}
+
+func TestScopesNamed(t *testing.T) {
+	tests := []struct {
+		scopes, resource string
+		named, access    apikey.Access
+	}{
+		{"*:write", "keys", apikey.None, apikey.Write},
+		{"*:read", "keys", apikey.None, apikey.Read},
+		{"*:write,keys:read", "keys", apikey.Read, apikey.Write},
+		{"*:read,keys:write", "keys", apikey.Write, apikey.Write},
+		{"keys:write,lists:read", "keys", apikey.Write, apikey.Write},
+		{"lists:read", "keys", apikey.None, apikey.None},
+		{"*:write,keys:write", "*", apikey.None, apikey.Write},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scopes+" "+tt.resource, func(t *testing.T) {
+			s := mustScopes(t, tt.scopes)
+			assert.Equal(t, tt.named, s.Named(tt.resource), "Named(%q)", tt.resource)
+			assert.Equal(t, tt.access, s.Access(tt.resource), "Access(%q)", tt.resource)
+		})
+	}
+	assert.False(t, mustScopes(t, "*:write").Equal(mustScopes(t, "*:write,keys:write")),
+		"a grant by name must make the sets differ")
 }
 
 func TestScopesPresetsAndZero(t *testing.T) {

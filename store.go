@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,12 +42,18 @@ type Store interface {
 	// lookup whose cost does not grow with the number of keys.
 	Get(ctx context.Context, id uuid.UUID) (Key, error)
 
-	// List returns records newest first, that is in descending ID order
-	// (IDs are UUIDv7, which sort by creation time). With opts.Before set, it
-	// returns only records whose ID sorts strictly before it, so that the
-	// last ID of one page is the cursor of the next. With opts.Limit > 0 it
-	// returns at most that many. An empty store returns an empty slice and
-	// no error.
+	// List returns the records whose Owner is opts.Owner (exactly, byte for
+	// byte; "" selects the keys without an owner), or with opts.AllOwners
+	// every record whatever its owner, newest first, that is in descending
+	// ID order (IDs are UUIDv7, which sort by creation time). With
+	// opts.Before set, it returns only records whose ID sorts strictly
+	// before it, so that the last ID of one page is the cursor of the next;
+	// the cursor need not be a record of the owner listed. With
+	// opts.Limit > 0 it returns at most that many. An owner with no
+	// records, or an empty store, gives an empty slice and no error.
+	//
+	// Listing one owner costs in proportion to the records returned, not to
+	// every record stored: stores keep an index by owner and ID.
 	List(ctx context.Context, opts ListOptions) ([]Key, error)
 
 	// Update applies the non-nil fields of u to the record with the given ID
@@ -73,12 +80,34 @@ type Store interface {
 }
 
 // ListOptions selects a page of records for Store.List and Manager.List.
+// The zero value lists the keys without an owner: listing is confined to one
+// owner unless AllOwners says otherwise, so that forgetting the owner never
+// shows one account another's keys.
 type ListOptions struct {
+	// Owner selects the keys of one owner, compared byte for byte; ""
+	// selects the keys without an owner. Ignored when AllOwners is set.
+	Owner string
+	// AllOwners lists every key whatever its owner, for operators' tools.
+	AllOwners bool
 	// Before, if not uuid.Nil, returns only keys whose ID sorts before it:
 	// pass the ID of the last key of the previous page.
 	Before uuid.UUID
 	// Limit, if positive, is the most keys returned. Zero means no limit.
 	Limit int
+}
+
+// check returns an error naming the first bad field of o.
+func (o ListOptions) check() error {
+	if o.Limit < 0 {
+		return fmt.Errorf("apikey: ListOptions.Limit %d is negative", o.Limit)
+	}
+	if o.AllOwners {
+		if o.Owner != "" {
+			return fmt.Errorf("apikey: ListOptions sets both AllOwners and Owner %s", quoteClipped(o.Owner))
+		}
+		return nil
+	}
+	return CheckOwner(o.Owner)
 }
 
 // Update names the fields of a record to change: a nil field is left as it
