@@ -19,6 +19,18 @@
 // secret with the same label and scopes and leaves the original working;
 // Roll clones and makes the original expire after a grace period.
 //
+// # Accounts
+//
+// A key belongs to an owner ([Key.Owner]): the account, user or
+// organisation the application defines, such as "acct_42", or "" for the
+// keys of a single-tenant app. The owner is set at creation, carried by
+// clones and rolled keys, and never changes; a handler reads it from the
+// verified key ([FromContext]) to scope its queries to that account.
+// [Manager.List] lists one owner's keys unless told to list every owner's,
+// and stores index keys by owner, so listing one account costs in
+// proportion to that account's keys. [Manager.Revoke] deactivates the key
+// of a leaked token without needing its ID.
+//
 // # Token layout
 //
 // A token is the prefix (default "sk"), an underscore and 72 base62
@@ -54,6 +66,9 @@
 // including resources added later: full access is "*:write" ([FullAccess]),
 // read-only is "*:read" ([ReadOnly]). Lists read as
 // "campaigns:read,lists:write"; [ParseScopes] canonicalises them,
+// keeping a grant that names a resource even beside a "*" grant
+// ("*:write,keys:write"), since some rights, such as managing keys in
+// keyapi, must be granted by name ([Scopes.Named]);
 // [ParseScopesOrPreset] also accepts the presets "full" and "read-only"
 // that forms and command lines offer, and a [Catalog] checks resource
 // names, suggesting the close match for a typo.
