@@ -65,6 +65,116 @@ func TestWithKey(t *testing.T) {
 	assert.Equal(t, k.ID, seen.ID, "the key the handler saw")
 }
 
+func TestMintFor(t *testing.T) {
+	tests := []struct {
+		name, owner string
+	}{
+		{"AccountID", "acct_42"},
+		{"Unicode", "bücher-köln"},
+		{"LongestOwner", strings.Repeat("o", apikey.MaxOwnerLen)},
+		{"NoOwner", ""},
+	}
+	ctx := context.Background()
+	m := apikeytest.NewManager(t, apikey.Options{})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			token := apikeytest.MintFor(t, m, tc.owner, "lists:read")
+			k, err := m.Verify(ctx, token)
+			require.NoError(t, err, "Verify(new token)")
+			assert.Equal(t, tc.owner, k.Owner, "the verified key's owner")
+			assert.Equal(t, "lists:read", k.Scopes.String(), "scopes")
+			stored, err := m.Get(ctx, k.ID)
+			require.NoError(t, err, "Get(new key)")
+			assert.Equal(t, tc.owner, stored.Owner, "the stored key's owner")
+		})
+	}
+}
+
+func TestMintLeavesTheOwnerEmpty(t *testing.T) {
+	token, m := apikeytest.NewKey(t, "lists:read")
+	k, err := m.Verify(context.Background(), token)
+	require.NoError(t, err)
+	assert.Empty(t, k.Owner, "NewKey's owner")
+	k, err = m.Verify(context.Background(), apikeytest.Mint(t, m, "lists:read"))
+	require.NoError(t, err)
+	assert.Empty(t, k.Owner, "Mint's owner")
+	r := apikeytest.WithKey(t, httptest.NewRequest("GET", "/", nil), "lists:read")
+	k, _ = apikey.FromContext(r.Context())
+	assert.Empty(t, k.Owner, "WithKey's owner")
+}
+
+func TestMintForFailsTestOnBadOwner(t *testing.T) {
+	tests := []struct {
+		name, owner, fatal string
+	}{
+		{"LeadingSpace", " acme", `owner " acme" starts or ends with white space`},
+		{"ControlCharacter", "ac\x00me", `owner "ac\x00me" holds a control character`},
+		{"InvalidUTF8", "acme\xff", `owner "acme\xff" is not valid UTF-8`},
+		{"TooLong", strings.Repeat("o", apikey.MaxOwnerLen+1), "more than 128"},
+	}
+	m := apikeytest.NewManager(t, apikey.Options{})
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := &fakeTB{TB: t}
+			tb.run(func() { apikeytest.MintFor(tb, m, tc.owner, "lists:read") })
+			assert.Contains(t, tb.fatal, tc.fatal, "MintFor: fatal")
+			tb = &fakeTB{TB: t}
+			tb.run(func() { apikeytest.WithKeyFor(tb, r, tc.owner, "lists:read") })
+			assert.Contains(t, tb.fatal, tc.fatal, "WithKeyFor: fatal")
+		})
+	}
+	keys, err := m.List(context.Background(), apikey.ListOptions{AllOwners: true})
+	require.NoError(t, err)
+	assert.Empty(t, keys, "keys minted for bad owners")
+}
+
+func TestWithKeyFor(t *testing.T) {
+	r := httptest.NewRequest("GET", "/api/lists", nil)
+	r2 := apikeytest.WithKeyFor(t, r, "acct_42", "lists:read")
+	k, ok := apikey.FromContext(r2.Context())
+	require.True(t, ok, "FromContext found no key")
+	assert.Equal(t, "acct_42", k.Owner, "owner")
+	assert.Equal(t, "lists:read", k.Scopes.String(), "scopes")
+	assert.True(t, k.Active, "the key is not active")
+	_, ok = apikey.FromContext(r.Context())
+	assert.False(t, ok, "WithKeyFor changed the original request")
+}
+
+// TestOwnersSeeOnlyTheirData walks the package doc's example: a handler
+// behind the Guard that scopes its data by the key's owner shows each
+// account its own lists and no one else's.
+func TestOwnersSeeOnlyTheirData(t *testing.T) {
+	lists := map[string][]string{"acct_acme": {"acme newsletter"}, "acct_globex": {"globex launch"}}
+	m := apikeytest.NewManager(t, apikey.Options{})
+	guard, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	require.NoError(t, err)
+	showLists := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k, _ := apikey.FromContext(r.Context())
+		fmt.Fprint(w, strings.Join(lists[k.Owner], ","))
+	})
+	h := guard.MustRequire("lists:read")(showLists)
+	tokens := map[string]string{
+		"acct_acme":   apikeytest.MintFor(t, m, "acct_acme", "lists:read"),
+		"acct_globex": apikeytest.MintFor(t, m, "acct_globex", "lists:read"),
+		"":            apikeytest.Mint(t, m, "lists:read"),
+	}
+	for owner, token := range tokens {
+		t.Run(fmt.Sprintf("Owner%q", owner), func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/api/lists", nil)
+			r.Header.Set("Authorization", "Bearer "+token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			require.Equal(t, http.StatusOK, rec.Code, "status: %s", rec.Body)
+			assert.Equal(t, strings.Join(lists[owner], ","), rec.Body.String(), "the lists shown")
+		})
+	}
+	// Called directly, the handler sees the owner WithKeyFor gives.
+	rec := httptest.NewRecorder()
+	showLists.ServeHTTP(rec, apikeytest.WithKeyFor(t, httptest.NewRequest("GET", "/api/lists", nil), "acct_globex", "lists:read"))
+	assert.Equal(t, "globex launch", rec.Body.String(), "WithKeyFor: the lists shown")
+}
+
 // fakeTB records a fatal failure instead of failing the real test.
 type fakeTB struct {
 	testing.TB

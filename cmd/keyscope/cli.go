@@ -21,12 +21,12 @@ const (
 	exitOK       = 0
 	exitFailure  = 1 // the store failed, or anything else went wrong
 	exitUsage    = 2 // bad command line
-	exitNotFound = 3 // no key with the given ID
+	exitNotFound = 3 // no key with the given ID, or revoke: no key with the given token
 	exitInvalid  = 4 // verify: the token does not verify
 )
 
-const exitHelp = `Exit status: 0 success, 1 failure, 2 usage error, 3 no such key,
-4 the token does not verify (verify only).`
+const exitHelp = `Exit status: 0 success, 1 failure, 2 usage error, 3 no such key (for
+revoke: no key with that token), 4 the token does not verify (verify only).`
 
 // Environment variables.
 const (
@@ -86,6 +86,9 @@ type cmdOpts struct {
 	json       bool
 	label      string
 	scopes     string
+	owner      string
+	ownerSet   bool // --owner was given, perhaps as ""
+	expires    string
 	grace      string
 	limit      int
 	before     string
@@ -102,11 +105,11 @@ type cmdCtx struct {
 	// What the command's arguments and flags say, set before the
 	// database is opened: id by runCommand for a command with keyArg, the
 	// others by the command's check.
-	id     uuid.UUID          // the key the command acts on
-	scopes apikey.Scopes      // create: the new key's scopes
-	list   apikey.ListOptions // list: the page
-	grace  time.Duration      // roll: the original's grace period
-	token  string             // verify: the token
+	id     uuid.UUID           // the key the command acts on
+	newKey apikey.CreateParams // create: the new key
+	list   apikey.ListOptions  // list: the owner and page
+	grace  time.Duration       // roll: the original's grace period
+	token  string              // verify, revoke: the token
 
 	m          *apikey.Manager // set by manager
 	closeStore func() error
@@ -158,7 +161,7 @@ func (c *cli) run(args []string) int {
 		return exitUsage
 	}
 	fs, opts := c.commandFlags(cmd, gopts)
-	pos, err := parseInterspersed(fs, rest)
+	pos, err := parseCommand(fs, opts, rest)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			c.commandUsage(c.stdout, cmd, gopts)
@@ -198,6 +201,9 @@ func (c *cli) exec(cmd *command, x *cmdCtx) int {
 		return exitNotFound
 	case errors.Is(err, errNotVerified):
 		return exitInvalid
+	case errors.Is(err, errUnknownToken):
+		fmt.Fprintf(c.stderr, "keyscope %s: %v\n", cmd.name, err)
+		return exitNotFound
 	}
 	fmt.Fprintf(c.stderr, "keyscope %s: %v\n", cmd.name, err)
 	return exitFailure
@@ -310,6 +316,23 @@ func (c *cli) commandUsage(w io.Writer, cmd *command, global cmdOpts) {
 	fmt.Fprintf(w, "\n%s\n", exitHelp)
 }
 
+// parseCommand parses a command's flags, registered in fs with their
+// values in o, and returns its positional arguments. It records in o
+// which flags were given, where the flag's value alone cannot tell: an
+// explicit --owner "" from none.
+func parseCommand(fs *flag.FlagSet, o *cmdOpts, args []string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "owner" {
+			o.ownerSet = true
+		}
+	})
+	return pos, nil
+}
+
 // parseInterspersed parses flags wherever they appear among the positional
 // arguments, which it returns; "--" ends the flags.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -378,13 +401,65 @@ func parseKeyID(s string) (uuid.UUID, error) {
 	return id, nil
 }
 
+// maxTokenInput is the most that verify and revoke read from standard
+// input: far more than any token.
+const maxTokenInput = 4096
+
 // readToken reads a token from the first line of r.
 func readToken(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(r, maxTokenInput)).ReadString('\n')
 	if err != nil && err != io.EOF {
 		return "", fmt.Errorf("reading the token from standard input: %w", err)
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// readOneToken reads r, which must hold exactly one token and nothing but
+// white space around it. Its errors never quote the input, which is
+// secret.
+func readOneToken(r io.Reader) (string, error) {
+	in, err := io.ReadAll(io.LimitReader(r, maxTokenInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the token from standard input: %w", err)
+	}
+	if len(in) > maxTokenInput {
+		return "", usagef("standard input holds more than %d bytes; give one token", maxTokenInput)
+	}
+	words := strings.Fields(string(in))
+	switch len(words) {
+	case 0:
+		return "", usagef("no token on standard input; give it there, as in: keyscope revoke < token.txt")
+	case 1:
+		return words[0], nil
+	}
+	return "", usagef("standard input holds %d words; give exactly one token", len(words))
+}
+
+// parseExpiry parses when, the value of create's --expires, relative to
+// now: a duration from now ("720h"), a date ("2030-01-02", at midnight UTC)
+// or an RFC 3339 time. The time must be after now.
+func parseExpiry(when string, now time.Time) (time.Time, error) {
+	t, ok := parseTime(when, now)
+	if !ok {
+		return time.Time{}, usagef("--expires: %q is not a duration such as 720h, a date such as 2030-01-02 or an RFC 3339 time such as 2030-01-02T15:04:05Z", when)
+	}
+	if !t.After(now) {
+		return time.Time{}, usagef("--expires: %q (%s) is not in the future", when, formatTime(t))
+	}
+	return t.UTC(), nil
+}
+
+// parseTime parses a duration from now, a date or an RFC 3339 time.
+func parseTime(s string, now time.Time) (time.Time, bool) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(d), true
+	}
+	for _, layout := range []string{time.DateOnly, time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // fileExists reports whether path names an existing file or directory.

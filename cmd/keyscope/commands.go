@@ -5,31 +5,46 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 )
 
-// errNotVerified is returned by verify for a token that does not verify,
-// after it has said why.
-var errNotVerified = errors.New("token does not verify")
+var (
+	// errNotVerified is returned by verify for a token that does not
+	// verify, after it has said why.
+	errNotVerified = errors.New("token does not verify")
+	// errUnknownToken is returned by revoke for a token that is not that
+	// of a key in the database.
+	errUnknownToken = errors.New("the token matches no key in this database: it is malformed, names an unknown key or has the wrong secret (check --db and --prefix)")
+)
 
 // commands lists the subcommands in the order help shows them.
 var commands = []command{
 	{
 		name:    "create",
-		args:    "--label LABEL [--scopes SCOPES] [flags]",
+		args:    "--label LABEL [--scopes SCOPES] [--owner OWNER] [--expires WHEN] [flags]",
 		summary: "Create a key and print its token, once.",
 		help: `Scopes are "` + apikey.PresetFull + `" (the default), "` + apikey.PresetReadOnly + `", or a comma-separated list
 of resource:access grants such as "campaigns:read,lists:write"; write
-covers read and "*" stands for every resource. They cannot be changed
-later. The token is printed to standard output once: store it now.
+covers read and "*" stands for every resource. The owner is the account
+the key belongs to, such as acct_42 (none by default). Neither can be
+changed later.
+
+The token, and nothing else, is printed to standard output, once: store
+it now, as in "keyscope create --label shop > token.txt". The key's
+details and a reminder go to standard error. With --json, standard
+output is one JSON object: the key and its "token".
 create makes the database if it does not exist.`,
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
 			fs.StringVar(&o.label, "label", "", "what the key is for (required)")
 			fs.StringVar(&o.scopes, "scopes", apikey.PresetFull,
 				"`scopes`: "+apikey.PresetFull+", "+apikey.PresetReadOnly+" or a list such as campaigns:read,lists:write")
+			fs.StringVar(&o.owner, "owner", "", "the `owner` of the key: the account it belongs to, such as acct_42 (default none)")
+			fs.StringVar(&o.expires, "expires", "",
+				"`when` the key stops verifying: a duration from now (720h), a date (2030-01-02, midnight UTC) or an RFC 3339 time (default never)")
 		},
 		nargs:  [2]int{0, 0},
 		create: true,
@@ -38,10 +53,13 @@ create makes the database if it does not exist.`,
 	},
 	{
 		name:    "list",
-		args:    "[--limit N] [--before ID] [flags]",
+		args:    "[--owner OWNER] [--limit N] [--before ID] [flags]",
 		summary: "List keys, newest first.",
-		help:    "Secrets and digests are never shown; the hint is the token's prefix and last four characters.",
+		help: `Without --owner, the keys of every owner; with --owner, only that owner's
+(--owner "" lists the keys without an owner). Secrets and digests are
+never shown; the hint is the token's prefix and last four characters.`,
 		flags: func(fs *flag.FlagSet, o *cmdOpts) {
+			fs.StringVar(&o.owner, "owner", "", "list only the keys of this `owner` (default every owner's)")
 			fs.IntVar(&o.limit, "limit", 0, "list at most `N` keys (0: all)")
 			fs.StringVar(&o.before, "before", "", "list only keys older than the key with this `ID`, for paging")
 		},
@@ -60,7 +78,20 @@ create makes the database if it does not exist.`,
 	},
 	keyCommand("activate", "Let a deactivated key verify again.", "", printResult((*apikey.Manager).Activate)),
 	keyCommand("deactivate", "Stop a key from verifying, at once, without deleting it.", "", printResult((*apikey.Manager).Deactivate)),
-	keyCommand("clone", "Create a key with the same label and scopes as another and print its token, once.",
+	{
+		name:    "revoke",
+		args:    "[flags] < TOKEN-FILE",
+		summary: "Deactivate the key of a leaked token, read from standard input.",
+		help: `Reads one token from standard input, which keeps it out of the shell
+history and the process list, as in "keyscope revoke < leaked.txt", and
+deactivates its key at once, as deactivate does, then shows the key. The
+token must carry its key's secret; whether the key is active or expired
+does not matter. Exits 3 if the token matches no key in this database.`,
+		nargs: [2]int{0, 0},
+		check: checkRevoke,
+		run:   runRevoke,
+	},
+	keyCommand("clone", "Copy a key's owner, label and scopes to a new key and print its token, once.",
 		"The original is untouched and keeps working.", runClone),
 	{
 		name:    "roll",
@@ -114,6 +145,12 @@ func labelError(err error, what string) error {
 	return err
 }
 
+// ownerError returns a usage error for an owner that apikey.CheckOwner
+// refuses with err.
+func ownerError(err error) error {
+	return usagef("--owner: %s", strings.TrimPrefix(err.Error(), apikey.ErrInvalidOwner.Error()+": "))
+}
+
 func checkCreate(x *cmdCtx) error {
 	if x.opts.label == "" {
 		return usagef("--label is required")
@@ -122,12 +159,23 @@ func checkCreate(x *cmdCtx) error {
 	if err != nil {
 		return usagef("--scopes: %s", scopeMessage(err))
 	}
-	x.scopes = scopes
+	if err := apikey.CheckOwner(x.opts.owner); err != nil {
+		return ownerError(err)
+	}
+	x.newKey = apikey.CreateParams{Owner: x.opts.owner, Label: x.opts.label, Scopes: scopes}
+	if x.opts.expires != "" {
+		if x.newKey.ExpiresAt, err = parseExpiry(x.opts.expires, time.Now()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 func runCreate(c *cli, x *cmdCtx, m *apikey.Manager) error {
-	k, tok, err := m.Create(x.ctx, apikey.CreateParams{Label: x.opts.label, Scopes: x.scopes})
+	k, tok, err := m.Create(x.ctx, x.newKey)
+	if errors.Is(err, apikey.ErrInvalidExpiry) {
+		return usagef("--expires: %q is not in the future", x.opts.expires)
+	}
 	if err != nil {
 		return labelError(err, "--label")
 	}
@@ -138,7 +186,12 @@ func checkList(x *cmdCtx) error {
 	if x.opts.limit < 0 {
 		return usagef("--limit must not be negative")
 	}
-	x.list = apikey.ListOptions{Limit: x.opts.limit}
+	x.list = apikey.ListOptions{AllOwners: !x.opts.ownerSet, Owner: x.opts.owner, Limit: x.opts.limit}
+	if x.opts.ownerSet {
+		if err := apikey.CheckOwner(x.opts.owner); err != nil {
+			return ownerError(err)
+		}
+	}
 	if x.opts.before != "" {
 		id, err := uuid.Parse(x.opts.before)
 		if err != nil {
@@ -237,6 +290,32 @@ func checkVerify(x *cmdCtx) error {
 	return nil
 }
 
+// checkRevoke reads the token from standard input.
+func checkRevoke(x *cmdCtx) error {
+	tok, err := readOneToken(x.cli.stdin)
+	if err != nil {
+		return err
+	}
+	x.token = tok
+	return nil
+}
+
+func runRevoke(c *cli, x *cmdCtx, m *apikey.Manager) error {
+	k, err := m.Revoke(x.ctx, x.token)
+	if errors.Is(err, apikey.ErrInvalidKey) || errors.Is(err, apikey.ErrNotFound) {
+		return errUnknownToken // ErrNotFound: the key was deleted meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if x.opts.json {
+		return c.printJSON(k)
+	}
+	fmt.Fprintf(c.stdout, "Deactivated key %s: its token no longer verifies.\n", k.ID)
+	printDetails(c.stdout, k, time.Now())
+	return nil
+}
+
 func runVerify(c *cli, x *cmdCtx, m *apikey.Manager) error {
 	k, err := m.Verify(x.ctx, x.token)
 	var reason, why string
@@ -265,7 +344,7 @@ func runVerify(c *cli, x *cmdCtx, m *apikey.Manager) error {
 		}
 	} else if err == nil {
 		fmt.Fprintln(c.stdout, "valid")
-		c.printDetails(k, time.Now())
+		printDetails(c.stdout, k, time.Now())
 	} else {
 		fmt.Fprintf(c.stdout, "%s: %s\n", reason, why)
 	}

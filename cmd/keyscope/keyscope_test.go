@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,12 +45,18 @@ type result struct {
 // environment name a database.
 func (h *harness) run(stdin string, args ...string) result {
 	h.t.Helper()
+	return h.runReader(strings.NewReader(stdin), args...)
+}
+
+// runReader is run with stdin read from r.
+func (h *harness) runReader(stdin io.Reader, args ...string) result {
+	h.t.Helper()
 	if h.env[envDB] == "" && !containsDB(args) {
 		args = append([]string{"--db", h.db}, args...)
 	}
 	var out, errb bytes.Buffer
 	c := &cli{
-		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		stdin: stdin, stdout: &out, stderr: &errb,
 		env:  func(k string) string { return h.env[k] },
 		open: h.open,
 	}
@@ -100,6 +107,18 @@ func detailsID(t *testing.T, out string) string {
 	return m[1]
 }
 
+// newToken returns the token that create, clone or roll printed, checking
+// that it is all their stdout and that stderr holds the reminder to store
+// it but not the token.
+func newToken(t *testing.T, r result) string {
+	t.Helper()
+	require.Regexp(t, `\A`+tokenRE.String()+`\n\z`, r.stdout, "stdout is not one token line")
+	tok := strings.TrimSuffix(r.stdout, "\n")
+	assert.NotContains(t, r.stderr, tok, "stderr holds the token")
+	assert.Contains(t, r.stderr, "Store its token", "stderr has no reminder")
+	return tok
+}
+
 // assertHasPrefix checks that s, what a command printed, starts with prefix.
 func assertHasPrefix(t *testing.T, s, prefix, what string) bool {
 	t.Helper()
@@ -111,10 +130,17 @@ type idOnly struct {
 	ID string `json:"id"`
 }
 
-// createKey creates a key and returns its ID and token.
+// createKey creates a key without an owner and returns its ID and token.
 func (h *harness) createKey(label, scopes string) (uuid.UUID, string) {
 	h.t.Helper()
-	r := h.run("", "create", "--json", "--label", label, "--scopes", scopes).must(h.t, exitOK)
+	return h.createKeyFor("", label, scopes)
+}
+
+// createKeyFor creates a key that belongs to owner and returns its ID and
+// token.
+func (h *harness) createKeyFor(owner, label, scopes string) (uuid.UUID, string) {
+	h.t.Helper()
+	r := h.run("", "create", "--json", "--owner", owner, "--label", label, "--scopes", scopes).must(h.t, exitOK)
 	var k struct {
 		ID    uuid.UUID `json:"id"`
 		Token string    `json:"token"`
@@ -148,16 +174,11 @@ func TestLifecycle(t *testing.T) {
 	h := newHarness(t)
 
 	r := h.run("", "create", "--label", "shop integration", "--scopes", "lists:write, campaigns:read").must(t, exitOK)
-	toks := tokenRE.FindAllString(r.stdout, -1)
-	require.Len(t, toks, 1, "create printed tokens %q, want one, once:\n%s", toks, r.stdout)
-	tok := toks[0]
-	assert.Equal(t, 1, strings.Count(r.stdout, tok), "create printed its token more than once:\n%s", r.stdout)
-	assert.False(t, tokenRE.MatchString(r.stderr), "create's stderr %q holds a token", r.stderr)
-	assert.Contains(t, r.stderr, "Store its token safely", "create's stderr")
-	for _, want := range []string{"shop integration", "campaigns:read,lists:write", "Status:      active"} {
-		assert.Contains(t, r.stdout, want, "create output")
+	tok := newToken(t, r)
+	for _, want := range []string{"shop integration", "campaigns:read,lists:write", "Status:      active", "Owner:       -"} {
+		assert.Contains(t, r.stderr, want, "create's stderr")
 	}
-	id := detailsID(t, r.stdout)
+	id := detailsID(t, r.stderr)
 
 	r = h.run("", "list").must(t, exitOK)
 	for _, want := range []string{id, "shop integration", tok[len(tok)-4:]} {
@@ -183,17 +204,14 @@ func TestLifecycle(t *testing.T) {
 	h.run("", "verify", tok).must(t, exitOK)
 
 	r = h.run("", "clone", id).must(t, exitOK)
-	cloneTok := tokenRE.FindString(r.stdout)
-	require.NotEmpty(t, cloneTok, "clone printed no token:\n%s", r.stdout)
+	cloneTok := newToken(t, r)
 	assert.NotEqual(t, tok, cloneTok, "clone's token")
-	assert.Contains(t, r.stdout, "Cloned from: "+id, "clone")
-	assert.Contains(t, r.stderr, "Store its token safely", "clone's stderr")
+	assert.Contains(t, r.stderr, "Cloned from: "+id, "clone's stderr")
 	h.run("", "verify", cloneTok).must(t, exitOK)
 	h.run("", "verify", tok).must(t, exitOK)
 
 	r = h.run("", "roll", id, "--grace", "1h").must(t, exitOK)
-	rollTok := tokenRE.FindString(r.stdout)
-	require.NotEmpty(t, rollTok, "roll printed no token:\n%s", r.stdout)
+	rollTok := newToken(t, r)
 	assert.Contains(t, r.stderr, "stops verifying at", "roll's stderr")
 	h.run("", "verify", rollTok).must(t, exitOK)
 	h.run("", "verify", tok).must(t, exitOK) // within its grace

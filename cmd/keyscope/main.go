@@ -1,23 +1,32 @@
 // Command keyscope manages the API keys of a keyscope SQLite database: it
-// creates, lists, shows, renames, activates, deactivates, clones, rolls,
-// deletes and verifies keys.
+// creates, lists, shows, renames, activates, deactivates, revokes, clones,
+// rolls, deletes and verifies keys.
 //
 //	go install github.com/keyscope/apikey/cmd/keyscope@latest
 //	export KEYSCOPE_DB=/srv/app/keys.db
-//	keyscope create --label "shop integration" --scopes campaigns:read,lists:write
-//	keyscope list
+//	keyscope create --owner acct_42 --label "shop integration" --scopes campaigns:read,lists:write > token.txt
+//	keyscope verify < token.txt
+//	keyscope list --owner acct_42
 //	keyscope deactivate 0190c8e4-...
+//	keyscope revoke < leaked.txt
 //
 // The database is --db, else $KEYSCOPE_DB, else keyscope.db in the working
 // directory; token prefix is --prefix, else $KEYSCOPE_PREFIX, else "sk", and
 // must match the application's. Output is a human-readable table, or JSON
-// with --json. A new token is printed to standard output once, and a
-// reminder to store it to standard error.
+// with --json. Every key belongs to an owner, the account given by create's
+// --owner, or to none; list shows every owner's keys unless --owner names
+// one.
+//
+// create, clone and roll print the new token, and nothing else, to standard
+// output, once; the key's details and a reminder to store the token go to
+// standard error (with --json, standard output is one JSON object, the key
+// and its token). revoke reads a leaked token from standard input and
+// deactivates its key.
 //
 // Exit status: 0 success, 1 failure (the database could not be opened or
-// written), 2 usage error, 3 no such key, 4 the token given to verify does
-// not verify. Run "keyscope help" or "keyscope <command> --help" for
-// details.
+// written), 2 usage error, 3 no such key (for revoke, no key with that
+// token), 4 the token given to verify does not verify. Run "keyscope help"
+// or "keyscope <command> --help" for details.
 package main
 
 import (

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -14,18 +15,23 @@ import (
 	"github.com/keyscope/apikey/keyapi"
 )
 
-// printNewKey prints a new key and its token to stdout, and the reminder to
-// store the token to stderr.
+// printNewKey prints a new key's token, and nothing else, on a line of
+// stdout, so that "keyscope create ... > token.txt" stores just the token;
+// the key's details and the reminder to store the token go to stderr. With
+// --json, stdout is one JSON object, the key and its token, and stderr the
+// reminder.
 func (c *cli) printNewKey(x *cmdCtx, verb string, k apikey.Key, tok apikey.Token) error {
 	if x.opts.json {
 		if err := c.printJSON(keyapi.NewKey{Key: k, Token: tok.Reveal()}); err != nil {
 			return err
 		}
 	} else {
-		c.printDetails(k, time.Now())
-		fmt.Fprintf(c.stdout, "Token:       %s\n", tok.Reveal())
+		printDetails(c.stderr, k, time.Now())
+		if _, err := fmt.Fprintln(c.stdout, tok.Reveal()); err != nil {
+			return fmt.Errorf("writing the token: %w", err)
+		}
 	}
-	fmt.Fprintf(c.stderr, "%s key %s. Store its token safely now: it is shown only this once and cannot be recovered.\n", verb, k.ID)
+	fmt.Fprintf(c.stderr, "%s key %s. Store its token, printed to standard output, safely now: it is shown only this once and cannot be recovered.\n", verb, k.ID)
 	return nil
 }
 
@@ -34,17 +40,18 @@ func (c *cli) printKey(x *cmdCtx, k apikey.Key) error {
 	if x.opts.json {
 		return c.printJSON(k)
 	}
-	c.printDetails(k, time.Now())
+	printDetails(c.stdout, k, time.Now())
 	return nil
 }
 
-// printDetails prints one key, a field per line.
-func (c *cli) printDetails(k apikey.Key, now time.Time) {
+// printDetails prints one key to w, a field per line.
+func printDetails(w io.Writer, k apikey.Key, now time.Time) {
 	cloned := "-"
 	if k.ClonedFrom != [16]byte{} {
 		cloned = k.ClonedFrom.String()
 	}
-	fmt.Fprintf(c.stdout, `ID:          %s
+	fmt.Fprintf(w, `ID:          %s
+Owner:       %s
 Label:       %s
 Scopes:      %s
 Status:      %s
@@ -53,7 +60,7 @@ Last used:   %s
 Expires:     %s
 Cloned from: %s
 Hint:        %s
-`, k.ID, displayLabel(k.Label, 0), k.Scopes, status(k, now), formatTime(k.CreatedAt),
+`, k.ID, displayOwner(k.Owner, 0), displayLabel(k.Label, 0), k.Scopes, status(k, now), formatTime(k.CreatedAt),
 		formatTime(k.LastUsedAt), formatTime(k.ExpiresAt), cloned, k.Hint)
 }
 
@@ -64,9 +71,9 @@ func (c *cli) printTable(keys []apikey.Key, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLABEL\tSCOPES\tSTATUS\tCREATED\tLAST USED\tHINT")
+	fmt.Fprintln(tw, "ID\tOWNER\tLABEL\tSCOPES\tSTATUS\tCREATED\tLAST USED\tHINT")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, displayLabel(k.Label, 32), k.Scopes,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, displayOwner(k.Owner, 24), displayLabel(k.Label, 32), k.Scopes,
 			status(k, now), formatTime(k.CreatedAt), formatTime(k.LastUsedAt), k.Hint)
 	}
 	return tw.Flush()
@@ -114,6 +121,18 @@ func displayLabel(label string, max int) string {
 		}
 	}
 	return label
+}
+
+// displayOwner makes an owner safe to print as displayLabel does, and shows
+// no owner as "-" (and an owner named "-" quoted).
+func displayOwner(owner string, max int) string {
+	switch owner {
+	case "":
+		return "-"
+	case "-":
+		return strconv.Quote(owner)
+	}
+	return displayLabel(owner, max)
 }
 
 // scopeMessage describes a scope error for the command line.
