@@ -32,10 +32,49 @@ type newKey struct {
 	expiresAt time.Time // zero: none requested
 }
 
-// updateRequest is the body of PATCH /{id}. Nil fields are left as they are.
+// updateRequest is the body of PATCH /{id}. Absent members are left as they
+// are.
 type updateRequest struct {
 	Label  *string `json:"label"`
 	Active *bool   `json:"active"`
+	// ExpiresAt is an RFC 3339 time, or null to remove the expiry; nil
+	// when absent.
+	ExpiresAt json.RawMessage `json:"expires_at"`
+}
+
+// keyUpdate is a decoded PATCH: the changes it asks for, nil where none.
+type keyUpdate struct {
+	label  *string
+	active *bool
+	// expiresAt is the new expiry, in UTC; a pointer to the zero time
+	// removes the expiry.
+	expiresAt *time.Time
+}
+
+// isEmpty reports whether u changes nothing.
+func (u keyUpdate) isEmpty() bool { return u.label == nil && u.active == nil && u.expiresAt == nil }
+
+// operations returns the operations u asks for, in the order the
+// Authorizer sees them, or OpGet if it changes nothing.
+func (u keyUpdate) operations() []Operation {
+	ops := make([]Operation, 0, 3)
+	if u.label != nil {
+		ops = append(ops, OpRename)
+	}
+	switch {
+	case u.active == nil:
+	case *u.active:
+		ops = append(ops, OpReactivate)
+	default:
+		ops = append(ops, OpDeactivate)
+	}
+	if u.expiresAt != nil {
+		ops = append(ops, OpSetExpiry)
+	}
+	if len(ops) == 0 {
+		ops = append(ops, OpGet)
+	}
+	return ops
 }
 
 // rollRequest is the body of POST /{id}/roll.
@@ -70,8 +109,12 @@ func isJSON(contentType string) bool {
 }
 
 // decodeCreate parses the body of a create request into its label, scopes
-// and expiry, which must be after now.
+// and expiry, which must be after now. A body that names owner is refused:
+// a new key belongs to the caller's owner.
 func decodeCreate(data []byte, now time.Time) (newKey, error) {
+	if err := refuseFixed(data, "owner"); err != nil {
+		return newKey{}, err
+	}
 	var req createRequest
 	if err := decodeObject(data, &req, false); err != nil {
 		return newKey{}, err
@@ -94,6 +137,32 @@ func decodeCreate(data []byte, now time.Time) (newKey, error) {
 	return nk, nil
 }
 
+// refuseFixed refuses a body that names one of the members given, in any
+// letter case (as encoding/json matches them), before anything else is
+// checked, so that the client learns why: a key's owner and scopes are not
+// for a request to choose, or to change. It accepts anything else, for the
+// decoder to judge.
+func refuseFixed(data []byte, members ...string) error {
+	var probe struct {
+		Owner  json.RawMessage `json:"owner"`
+		Scopes json.RawMessage `json:"scopes"`
+	}
+	if json.Unmarshal(data, &probe) != nil {
+		return nil
+	}
+	for _, m := range members {
+		switch {
+		case m == "owner" && probe.Owner != nil:
+			return newProblem(http.StatusBadRequest, CodeOwnerFixed, "owner",
+				"a key belongs to the account the caller acts for, from its creation on; a request cannot choose or change its owner")
+		case m == "scopes" && probe.Scopes != nil:
+			return newProblem(http.StatusBadRequest, CodeScopesFixed, "scopes",
+				"a key's scopes are fixed at creation; create a new key with the scopes you need (or clone one) and delete this one")
+		}
+	}
+	return nil
+}
+
 // parseExpiry parses an expires_at member: an RFC 3339 time after now, in
 // UTC.
 func parseExpiry(s string, now time.Time) (time.Time, error) {
@@ -114,27 +183,42 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return t, nil
 }
 
-// decodeUpdate parses the body of an update request. A body that names
-// scopes, in any letter case, is refused before anything else is checked,
-// so that the client learns why.
-func decodeUpdate(data []byte) (updateRequest, error) {
-	var probe struct {
-		Scopes json.RawMessage `json:"scopes"`
-	}
-	if json.Unmarshal(data, &probe) == nil && probe.Scopes != nil {
-		return updateRequest{}, newProblem(http.StatusBadRequest, CodeScopesFixed, "scopes",
-			"a key's scopes are fixed at creation; create a new key with the scopes you need (or clone one) and delete this one")
+// decodeUpdate parses the body of an update request; a new expiry must be
+// after now. A body that names scopes or owner, in any letter case, is
+// refused before anything else is checked, so that the client learns why.
+func decodeUpdate(data []byte, now time.Time) (keyUpdate, error) {
+	if err := refuseFixed(data, "scopes", "owner"); err != nil {
+		return keyUpdate{}, err
 	}
 	var req updateRequest
 	if err := decodeObject(data, &req, false); err != nil {
-		return updateRequest{}, err
+		return keyUpdate{}, err
 	}
-	return req, nil
+	u := keyUpdate{label: req.Label, active: req.Active}
+	if req.ExpiresAt != nil {
+		var exp time.Time // null: remove the expiry
+		if string(req.ExpiresAt) != "null" {
+			var s string
+			if err := json.Unmarshal(req.ExpiresAt, &s); err != nil {
+				return keyUpdate{}, newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
+					"expires_at must be a string holding an RFC 3339 time, or null to remove the expiry")
+			}
+			var err error
+			if exp, err = parseExpiry(s, now); err != nil {
+				return keyUpdate{}, err
+			}
+		}
+		u.expiresAt = &exp
+	}
+	return u, nil
 }
 
 // decodeRoll parses the body of a roll request, which may be empty, into a
 // grace period.
 func decodeRoll(data []byte) (time.Duration, error) {
+	if err := refuseFixed(data, "owner"); err != nil {
+		return 0, err
+	}
 	var req rollRequest
 	if err := decodeObject(data, &req, true); err != nil {
 		return 0, err
@@ -153,6 +237,9 @@ func decodeRoll(data []byte) (time.Duration, error) {
 // decodeEmpty checks that a clone request's body, if any, is an empty
 // object.
 func decodeEmpty(data []byte) error {
+	if err := refuseFixed(data, "owner"); err != nil {
+		return err
+	}
 	var req struct{}
 	return decodeObject(data, &req, true)
 }

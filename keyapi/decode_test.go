@@ -69,18 +69,33 @@ func FuzzDecodeCreate(f *testing.F) {
 func FuzzDecodeUpdate(f *testing.F) {
 	for _, s := range []string{
 		`{"label":"x"}`, `null`, `{"active":false}`, `{"label":"x","active":true}`, `{}`, `{"scopes":"full"}`,
-		`{"SCOPES":1}`, `{"label":"x"}]`, `{"active":"no"}`, ``,
+		`{"SCOPES":1}`, `{"label":"x"}]`, `{"active":"no"}`, ``, `{"owner":"acct_1"}`, `{"Owner":null}`,
+		`{"expires_at":"2030-01-02T15:04:05Z"}`, `{"expires_at":null}`, `{"expires_at":"2001-01-01T00:00:00Z"}`,
+		`{"expires_at":1893456000}`, `{"expires_at":["2030-01-02T15:04:05Z"]}`, `{"label":"x","active":true,"expires_at":null}`,
 	} {
 		f.Add([]byte(s))
 	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, err := decodeUpdate(data)
+		u, err := decodeUpdate(data, now)
 		if err != nil {
 			checkProblem(t, data, err)
 			return
 		}
-		for k := range checkObject(t, data) {
+		members := checkObject(t, data)
+		for k := range members {
 			assert.False(t, strings.EqualFold(k, "scopes"), "accepted %q, which names scopes", data)
+			assert.False(t, strings.EqualFold(k, "owner"), "accepted %q, which names owner", data)
+		}
+		ops := u.operations()
+		require.NotEmpty(t, ops, "input %q: no operation", data)
+		assert.Equal(t, u.isEmpty(), len(ops) == 1 && ops[0] == OpGet, "input %q: operations %v", data, ops)
+		for _, op := range ops {
+			assert.Equal(t, !u.isEmpty(), op.Writes(), "input %q: operation %v", data, op)
+		}
+		if u.expiresAt != nil && !u.expiresAt.IsZero() {
+			assert.True(t, u.expiresAt.After(now), "input %q: accepted expiry %v, not after %v", data, *u.expiresAt, now)
+			assert.Same(t, time.UTC, u.expiresAt.Location(), "input %q: accepted expiry %v, not in UTC", data, *u.expiresAt)
 		}
 	})
 }
@@ -121,7 +136,7 @@ func TestBodiesMustBeObjects(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	decoders := map[string]func([]byte) error{
 		"create": func(b []byte) error { _, err := decodeCreate(b, now); return err },
-		"update": func(b []byte) error { _, err := decodeUpdate(b); return err },
+		"update": func(b []byte) error { _, err := decodeUpdate(b, now); return err },
 		"roll":   func(b []byte) error { _, err := decodeRoll(b); return err },
 		"clone":  decodeEmpty,
 	}

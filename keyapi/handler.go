@@ -36,11 +36,11 @@ type Options struct {
 // Handler is the key management API, an [http.Handler]. It is safe for
 // concurrent use.
 type Handler struct {
-	m         *apikey.Manager
-	authorize Authorizer
-	log       *slog.Logger
-	maxBody   int64
-	mux       *http.ServeMux
+	m       *apikey.Manager
+	authz   Authorizer
+	log     *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
 }
 
 // NewHandler returns the management API for the keys of m.
@@ -52,14 +52,14 @@ func NewHandler(m *apikey.Manager, opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("keyapi: Options.MaxBodyBytes %d is negative", opts.MaxBodyBytes)
 	}
 	h := &Handler{
-		m:         m,
-		authorize: opts.Authorize,
-		log:       opts.Logger,
-		maxBody:   opts.MaxBodyBytes,
-		mux:       http.NewServeMux(),
+		m:       m,
+		authz:   opts.Authorize,
+		log:     opts.Logger,
+		maxBody: opts.MaxBodyBytes,
+		mux:     http.NewServeMux(),
 	}
-	if h.authorize == nil {
-		h.authorize = AuthorizeKey
+	if h.authz == nil {
+		h.authz = AuthorizeKey
 	}
 	if h.log == nil {
 		h.log = slog.Default()
@@ -71,7 +71,7 @@ func NewHandler(m *apikey.Manager, opts Options) (*Handler, error) {
 	h.handle("GET /{$}", OpList, h.list)
 	h.handle("POST /{$}", OpCreate, h.create)
 	h.handle("GET /{id}", OpGet, h.get)
-	h.handle("PATCH /{id}", OpUpdate, h.update)
+	h.route("PATCH /{id}", "patch", h.update) // authorizes each change itself
 	h.handle("DELETE /{id}", OpDelete, h.delete)
 	h.handle("POST /{id}/clone", OpClone, h.clone)
 	h.handle("POST /{id}/roll", OpRoll, h.roll)
@@ -109,24 +109,34 @@ func methodNotAllowed(allow string) http.Handler {
 	})
 }
 
-// opFunc performs one authorized operation. It returns the status and body
-// of a successful response, or an error: a *problem, or anything else
-// for a failure of the store. It notes what it did in ev.
+// opFunc performs one operation for the authorized actor a. It returns the
+// status and body of a successful response, or an error: a *problem, or
+// anything else for a failure of the store. It notes what it did in ev.
 type opFunc func(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error)
 
-// handle registers fn for pattern: authorize, run, respond, log.
+// routeFunc performs an operation that authorizes itself, with
+// h.authorize, and returns as an opFunc does.
+type routeFunc func(w http.ResponseWriter, r *http.Request, ev *event) (int, any, error)
+
+// handle registers fn for pattern: authorize op before anything else, run,
+// respond, log.
 func (h *Handler) handle(pattern string, op Operation, fn opFunc) {
+	h.route(pattern, string(op), func(w http.ResponseWriter, r *http.Request, ev *event) (int, any, error) {
+		a, err := h.authorize(r, ev, op)
+		if err != nil {
+			return 0, nil, err
+		}
+		return fn(w, r, a, ev)
+	})
+}
+
+// route registers fn, which authorizes the request itself, for pattern:
+// run, respond, log. op names the operation in the log until fn knows
+// better.
+func (h *Handler) route(pattern, op string, fn routeFunc) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		ev := event{op: op, count: -1}
-		actor, err := h.authorize(r, op)
-		if err != nil {
-			p := accessProblem(err)
-			h.logEvent(r.Context(), &ev, p)
-			writeProblem(w, p)
-			return
-		}
-		ev.actor = &actor
-		status, body, err := fn(w, r, actor, &ev)
+		status, body, err := fn(w, r, &ev)
 		if err != nil {
 			var p *problem
 			if !errors.As(err, &p) {
@@ -144,6 +154,48 @@ func (h *Handler) handle(pattern string, op Operation, fn opFunc) {
 		}
 		writeJSON(w, status, "application/json", body)
 	})
+}
+
+// authorize asks the Authorizer about each of ops in turn, and returns the
+// actor if it allows them all, or the problem to answer: the first refusal,
+// or a 500 if the Authorizer names an invalid owner or, across ops,
+// different actors. It records the actor in ev.
+func (h *Handler) authorize(r *http.Request, ev *event, ops ...Operation) (Actor, error) {
+	var first Actor
+	for i, op := range ops {
+		a, err := h.authz(r, op)
+		if err != nil {
+			return Actor{}, accessProblem(err)
+		}
+		if i == 0 {
+			first = a
+			ev.actor = &first
+			if err := apikey.CheckOwner(a.Owner); err != nil {
+				return Actor{}, authorizerBug(fmt.Errorf("keyapi: the Authorizer's Actor.Owner for %s: %w", op, err))
+			}
+			continue
+		}
+		if !sameActor(a, first) {
+			return Actor{}, authorizerBug(fmt.Errorf("keyapi: the Authorizer returned actor %q of owner %q for %s and actor %q of owner %q for %s, in one request",
+				first.Name, first.Owner, ops[0], a.Name, a.Owner, op))
+		}
+	}
+	return first, nil
+}
+
+// sameActor reports whether a and b are the same caller with the same
+// rights.
+func sameActor(a, b Actor) bool {
+	return a.Owner == b.Owner && a.Name == b.Name && a.KeyID == b.KeyID &&
+		a.Scopes.Equal(b.Scopes) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+// authorizerBug is the 500 for an Authorizer that returned something the
+// handler cannot act on; err, the cause, is logged.
+func authorizerBug(err error) *problem {
+	p := newProblem(http.StatusInternalServerError, CodeInternal, "", "authorization failed")
+	p.cause = err
+	return p
 }
 
 // accessProblem turns an Authorizer's error into a 401, 403 or 500.

@@ -120,7 +120,7 @@ func TestRouting(t *testing.T) {
 
 func TestMountWithStripPrefix(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	h, err := keyapi.NewHandler(e.m, keyapi.Options{Logger: discardLogger()})
 	require.NoError(t, err)
 	srv := serveMounted(t, withBearer(e.m, http.StripPrefix("/keys", h)))
@@ -178,11 +178,14 @@ func TestBehindGuard(t *testing.T) {
 	w = fetch(t, srv, "GET", "/keys", "sk_not-a-token", "")
 	assert.Equal(t, 401, w.Code, "bad token: %s", w.Body)
 
-	_, rootTok, err := m.Create(t.Context(), apikey.CreateParams{Label: "root"})
+	rootScopes, err := apikey.ParseScopes(adminScopes)
+	require.NoError(t, err)
+	_, rootTok, err := m.Create(t.Context(), apikey.CreateParams{Owner: testOwner, Label: "root", Scopes: rootScopes})
 	require.NoError(t, err)
 	root := rootTok.Reveal()
 	narrow := created(fetch(t, srv, "POST", "/keys", root, `{"label":"narrow","scopes":"keys:write,lists:read"}`))
 	assert.Equal(t, "keys:write,lists:read", narrow.Scopes)
+	assert.Equal(t, testOwner, narrow.Owner, "the new key's owner")
 	assert.Empty(t, narrow.ExpiresAt, "the narrow key expires")
 
 	// The new token is a working credential: it lists the keys.
@@ -216,7 +219,23 @@ func TestBehindGuard(t *testing.T) {
 	rolled := created(fetch(t, srv, "POST", "/keys/"+temp.ID.String()+"/roll", temp.Token, `{"grace":"1m"}`))
 	assert.Equal(t, temp.ExpiresAt, rolled.ExpiresAt, "self-roll: the new key's expiry")
 
-	// Refusals stored nothing: root, narrow, reader, temp, child and the
-	// rolled key.
-	assert.Equal(t, 6, m.Store().(*memstore.Store).Len(), "keys in the store")
+	// A full-access key may not manage keys without naming them.
+	data := created(fetch(t, srv, "POST", "/keys", root, `{"label":"data","scopes":"full"}`))
+	p = refused(fetch(t, srv, "GET", "/keys", data.Token, ""), 403, "forbidden")
+	assert.Contains(t, p.Detail, "keys:read", "a *:write key listing keys")
+
+	// Another account's key sees and touches nothing of this one.
+	other, err := apikey.ParseScopes(adminScopes)
+	require.NoError(t, err)
+	_, acmeTok, err := m.Create(t.Context(), apikey.CreateParams{Owner: "acme", Label: "acme admin", Scopes: other})
+	require.NoError(t, err)
+	decodeStrict(t, fetch(t, srv, "GET", "/keys", acmeTok.Reveal(), ""), 200, &list)
+	require.Len(t, list.Keys, 1, "keys acme lists")
+	assert.Equal(t, "acme", list.Keys[0].Owner, "the key acme lists")
+	refused(fetch(t, srv, "GET", "/keys/"+narrow.ID.String(), acmeTok.Reveal(), ""), 404, "not_found")
+	refused(fetch(t, srv, "PATCH", "/keys/"+narrow.ID.String(), acmeTok.Reveal(), `{"active":false}`), 404, "not_found")
+
+	// Refusals stored nothing: root, narrow, reader, temp, child, the
+	// rolled key, data and acme's.
+	assert.Equal(t, 8, m.Store().(*memstore.Store).Len(), "keys in the store")
 }

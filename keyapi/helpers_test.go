@@ -72,20 +72,50 @@ func withBearer(m *apikey.Manager, next http.Handler) http.Handler {
 	})
 }
 
-// allowAll is an Authorizer for a trusted operator.
+// testOwner is the account the tests' callers act for, unless a test says
+// otherwise.
+const testOwner = "acct_42"
+
+// adminScopes are the scopes of a key that may do anything: full access to
+// the data, and key management by name.
+const adminScopes = "*:write,keys:write"
+
+// allowAll is an Authorizer for a trusted operator of testOwner.
 func allowAll(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-	return keyapi.Actor{Name: "operator", Scopes: apikey.FullAccess()}, nil
+	return keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: apikey.FullAccess()}, nil
 }
 
-// mint creates a key with the given scopes ("" for full access) directly
-// through the Manager.
+// ownerFromHeader is an Authorizer for a trusted operator of the owner in
+// the X-Owner header, with full access.
+func ownerFromHeader(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+	return keyapi.Actor{Owner: r.Header.Get("X-Owner"), Name: "operator", Scopes: apikey.FullAccess()}, nil
+}
+
+// doAs sends a request with an optional JSON body as an operator of owner,
+// for ownerFromHeader.
+func (e *env) doAs(owner, method, path, body string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	r := newRequest(method, path, body)
+	r.Header.Set("X-Owner", owner)
+	return serve(e.h, r)
+}
+
+// mint creates a key of testOwner with the given scopes ("" for full
+// access) directly through the Manager.
 func (e *env) mint(label, scopes string) (apikey.Key, string) {
 	e.t.Helper()
-	return e.mintUntil(label, scopes, time.Time{})
+	return e.mintKey(testOwner, label, scopes, time.Time{})
 }
 
 // mintUntil is mint for a key that expires at exp (zero: never).
 func (e *env) mintUntil(label, scopes string, exp time.Time) (apikey.Key, string) {
+	e.t.Helper()
+	return e.mintKey(testOwner, label, scopes, exp)
+}
+
+// mintKey creates a key of owner with the given scopes ("" for full access)
+// and expiry (zero: never) directly through the Manager.
+func (e *env) mintKey(owner, label, scopes string, exp time.Time) (apikey.Key, string) {
 	e.t.Helper()
 	var s apikey.Scopes
 	if scopes != "" {
@@ -93,7 +123,7 @@ func (e *env) mintUntil(label, scopes string, exp time.Time) (apikey.Key, string
 		s, err = apikey.ParseScopes(scopes)
 		require.NoError(e.t, err)
 	}
-	k, tok, err := e.m.Create(context.Background(), apikey.CreateParams{Label: label, Scopes: s, ExpiresAt: exp})
+	k, tok, err := e.m.Create(context.Background(), apikey.CreateParams{Owner: owner, Label: label, Scopes: s, ExpiresAt: exp})
 	require.NoError(e.t, err)
 	return k, tok.Reveal()
 }
@@ -161,6 +191,7 @@ func assertProblem(t *testing.T, w *httptest.ResponseRecorder, status int, field
 // keyJSON is a key as the API sends it, token included when there is one.
 type keyJSON struct {
 	ID         uuid.UUID `json:"id"`
+	Owner      string    `json:"owner"`
 	Label      string    `json:"label"`
 	Scopes     string    `json:"scopes"`
 	Active     bool      `json:"active"`

@@ -28,12 +28,13 @@ type NewKey struct {
 	Token string `json:"token"`
 }
 
-// list answers GET /: a page of keys, newest first.
+// list answers GET /: a page of the actor's owner's keys, newest first.
 func (h *Handler) list(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
 	opts, err := parseListQuery(r)
 	if err != nil {
 		return 0, nil, err
 	}
+	opts.Owner = a.Owner // never AllOwners: the caller sees its own keys only
 	want := opts.Limit
 	opts.Limit++ // one more tells whether there is a next page
 	keys, err := h.m.List(r.Context(), opts)
@@ -54,7 +55,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, a Actor, ev *even
 
 // get answers GET /{id}: one key.
 func (h *Handler) get(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
-	k, _, err := h.pathTarget(r, ev)
+	k, _, err := h.pathTarget(r, a, ev)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -63,27 +64,37 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, a Actor, ev *event
 
 // pathTarget reads the key the request's path names, as target does, and
 // returns it with its ID as written.
-func (h *Handler) pathTarget(r *http.Request, ev *event) (apikey.Key, string, error) {
+func (h *Handler) pathTarget(r *http.Request, a Actor, ev *event) (apikey.Key, string, error) {
 	id, raw, err := keyID(r)
 	if err != nil {
 		return apikey.Key{}, raw, err
 	}
-	k, err := h.target(r.Context(), id, raw, ev)
+	k, err := h.target(r.Context(), a, id, raw, ev)
 	return k, raw, err
 }
 
-// target reads the key a request names and records it in the request's log
-// event.
-func (h *Handler) target(ctx context.Context, id uuid.UUID, raw string, ev *event) (apikey.Key, error) {
+// target reads the key id (raw as the client wrote it) for an operation of
+// a, and records it in the request's log event. A key of another owner
+// than a's is answered exactly as one that does not exist, so that a caller
+// cannot tell another account's key IDs from unused ones.
+//
+// The operations act on the key by ID after this check, in a later store
+// call. That is safe because a key's owner never changes: the key the
+// Manager reads again is a's, or gone (404).
+func (h *Handler) target(ctx context.Context, a Actor, id uuid.UUID, raw string, ev *event) (apikey.Key, error) {
 	k, err := h.m.Get(ctx, id)
 	if err != nil {
 		return apikey.Key{}, managerError(err, raw)
+	}
+	if k.Owner != a.Owner {
+		return apikey.Key{}, notFound(raw)
 	}
 	ev.setKey(k)
 	return k, nil
 }
 
-// create answers POST /: a new key within the caller's scopes and lifetime.
+// create answers POST /: a new key of the actor's owner, within its scopes
+// and lifetime.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
 	data, err := readBody(w, r, h.maxBody)
 	if err != nil {
@@ -108,52 +119,58 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 			exp = a.ExpiresAt
 		}
 	}
-	k, tok, err := h.m.Create(r.Context(), apikey.CreateParams{Label: nk.label, Scopes: nk.scopes, ExpiresAt: exp})
+	k, tok, err := h.m.Create(r.Context(), apikey.CreateParams{Owner: a.Owner, Label: nk.label, Scopes: nk.scopes, ExpiresAt: exp})
 	if err != nil {
 		return 0, nil, managerError(err, "")
 	}
 	return created(w, r, ev, k, tok, 0)
 }
 
-// update answers PATCH /{id}: a new label, a new status or both, in one
-// store write.
-func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
-	id, raw, data, err := h.keyRequest(w, r)
+// update answers PATCH /{id}: a new label, status, expiry or several, in
+// one store write. It reads and decodes the body first, and then asks the
+// Authorizer about each change the body asks for.
+func (h *Handler) update(w http.ResponseWriter, r *http.Request, ev *event) (int, any, error) {
+	data, err := readBody(w, r, h.maxBody)
 	if err != nil {
 		return 0, nil, err
 	}
-	req, err := decodeUpdate(data)
+	req, err := decodeUpdate(data, h.m.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	ops := req.operations()
+	ev.op = joinOps(ops)
+	ev.active, ev.newExpiry = req.active, req.expiresAt
+	a, err := h.authorize(r, ev, ops...)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, raw, err := keyID(r)
 	if err != nil {
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	k, err := h.target(ctx, id, raw, ev)
+	k, err := h.target(ctx, a, id, raw, ev)
 	if err != nil {
 		return 0, nil, err
 	}
-	ev.active = req.Active
-	if req.Active != nil {
-		if !*req.Active && a.KeyID == id {
-			return 0, nil, newProblem(http.StatusConflict, CodeSelf, "active",
-				"a key cannot deactivate itself; use another key")
-		}
-		// Refused even if k is active: it may be deactivated meanwhile.
-		if *req.Active && !a.Scopes.Covers(k.Scopes) {
-			return 0, nil, escalation(a, k.Scopes, "active")
-		}
+	if err := checkUpdate(a, k, req); err != nil {
+		return 0, nil, err
 	}
-	if req.Label != nil && !a.Scopes.Covers(k.Scopes) {
-		return 0, nil, escalation(a, k.Scopes, "label")
-	}
-	if req.Label == nil && req.Active == nil {
+	if req.isEmpty() {
 		return http.StatusOK, k, nil
 	}
-	if req.Label != nil {
-		ev.label = *req.Label
+	if req.label != nil {
+		ev.label = *req.label
 	}
-	// One store write: the label and the status change together or not
-	// at all.
-	k, err = h.m.Update(ctx, id, apikey.Update{Label: req.Label, Active: req.Active})
+	// One store write: every change of the PATCH applies, or none does.
+	//
+	// checkUpdate judged the key as read above. Its owner and scopes cannot
+	// change meanwhile; its status and expiry can, by another request. A
+	// new expiry is written as checked; a key reactivated without one keeps
+	// the expiry it has at this write, which outlives the caller only if
+	// another caller, entitled to, extended it in between.
+	k, err = h.m.Update(ctx, id, apikey.Update{Label: req.label, Active: req.active, ExpiresAt: req.expiresAt})
 	if err != nil {
 		return 0, nil, managerError(err, raw)
 	}
@@ -161,9 +178,50 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	return http.StatusOK, k, nil
 }
 
+// checkUpdate applies the handler's own rules to a PATCH of k by a, change
+// by change in the order the Authorizer saw them: the actor may rename,
+// reactivate or re-expire only keys its scopes cover, may not deactivate
+// itself, and may not leave a key it reactivates or re-expires outliving
+// it.
+func checkUpdate(a Actor, k apikey.Key, req keyUpdate) error {
+	if req.label != nil && !a.Scopes.Covers(k.Scopes) {
+		return escalation(a, k.Scopes, "label")
+	}
+	// The key's expiry once the PATCH applies.
+	exp := k.ExpiresAt
+	if req.expiresAt != nil {
+		exp = *req.expiresAt
+	}
+	if req.active != nil {
+		switch {
+		case !*req.active && a.KeyID == k.ID:
+			return newProblem(http.StatusConflict, CodeSelf, "active",
+				"a key cannot deactivate itself; use another key")
+		// Refused even if k is active: it may be deactivated meanwhile.
+		case *req.active && !a.Scopes.Covers(k.Scopes):
+			return escalation(a, k.Scopes, "active")
+		case *req.active && outlives(exp, a.ExpiresAt):
+			return newProblem(http.StatusForbidden, CodeEscalation, "active",
+				"the key would outlive the caller: reactivated, it would expire %s, and the caller expires at %s; a caller may reactivate only keys that expire no later than itself (set expires_at too)",
+				expiryText(exp), formatTime(a.ExpiresAt))
+		}
+	}
+	if req.expiresAt != nil {
+		switch {
+		case !a.Scopes.Covers(k.Scopes):
+			return escalation(a, k.Scopes, "expires_at")
+		case outlives(exp, a.ExpiresAt):
+			return newProblem(http.StatusForbidden, CodeEscalation, "expires_at",
+				"the key would outlive the caller: it would expire %s, and the caller expires at %s; a caller may set only expiries no later than its own",
+				expiryText(exp), formatTime(a.ExpiresAt))
+		}
+	}
+	return nil
+}
+
 // delete answers DELETE /{id}.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request, a Actor, ev *event) (int, any, error) {
-	k, raw, err := h.pathTarget(r, ev)
+	k, raw, err := h.pathTarget(r, a, ev)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -207,20 +265,19 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 		return 0, nil, err
 	}
 	ctx := r.Context()
-	src, err := h.m.Get(ctx, id)
+	src, err := h.target(ctx, a, id, raw, ev)
 	if err != nil {
-		return 0, nil, managerError(err, raw)
+		return 0, nil, err
 	}
 	ev.source = id
-	ev.label, ev.scopes = src.Label, src.Scopes.String()
 	// Scopes are immutable, so this check cannot go stale before the
 	// Manager reads the key again.
 	if !a.Scopes.Covers(src.Scopes) {
 		return 0, nil, escalation(a, src.Scopes, "")
 	}
-	// The new key takes src's expiry. This handler never extends an
-	// expiry, so only the application itself (Manager.Update) could extend
-	// it before the Manager reads the key again.
+	// The new key takes src's expiry as the Manager reads it again. Another
+	// request can extend that expiry in between (a PATCH of expires_at by a
+	// caller entitled to it), and only then can the new key outlive a.
 	if outlives(src.ExpiresAt, a.ExpiresAt) {
 		return 0, nil, newProblem(http.StatusForbidden, CodeEscalation, "",
 			"the new key would outlive the caller: it would expire %s, as key %s does, and the caller expires at %s; a caller may clone or roll only keys that expire no later than itself",
@@ -253,17 +310,33 @@ func managerError(err error, id string) error {
 			"label must be non-blank UTF-8 text of at most %d bytes", apikey.MaxLabelLen)
 	case errors.Is(err, apikey.ErrInvalidScope):
 		return scopeProblem(err)
+	case errors.Is(err, apikey.ErrInvalidOwner):
+		// The handler checks Actor.Owner before any operation.
+		return authorizerBug(err)
 	case errors.Is(err, apikey.ErrInvalidExpiry):
-		// The caller's own expiry, which capped the new key's, passed
-		// between the handler's check and the Manager's.
+		// The expiry asked for, or the caller's own that capped a new key's,
+		// passed between the handler's check and the Manager's.
 		return newProblem(http.StatusBadRequest, CodeInvalid, "expires_at",
-			"the new key's expiry is not in the future")
+			"the expiry is no longer in the future")
 	case errors.Is(err, apikey.ErrExpired):
 		// Clone and Roll refuse an expired source.
 		return newProblem(http.StatusConflict, CodeExpired, "id",
 			"key %q has expired, and an expired key cannot be cloned or rolled; create a new key instead", clip(id))
 	}
 	return unavailable(err)
+}
+
+// joinOps names the operations of a PATCH in its log record:
+// "rename+deactivate".
+func joinOps(ops []Operation) string {
+	if len(ops) == 1 {
+		return string(ops[0])
+	}
+	names := make([]string, len(ops))
+	for i, op := range ops {
+		names[i] = string(op)
+	}
+	return strings.Join(names, "+")
 }
 
 // escalation refuses to hand out, or manage, scopes beyond the actor's.

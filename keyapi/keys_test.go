@@ -56,7 +56,7 @@ func TestCreate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
-			_, admTok := e.mint("admin", "")
+			_, admTok := e.mint("admin", adminScopes)
 			before := e.count()
 			w := e.do("POST", "/", admTok, tc.body)
 			if tc.status != 201 {
@@ -84,14 +84,14 @@ func TestCreateWithCatalogSuggests(t *testing.T) {
 	cat, err := apikey.NewCatalog("campaigns", "lists", "keys")
 	require.NoError(t, err)
 	e := newEnv(t, envOptions{catalog: cat})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	p := assertProblem(t, e.do("POST", "/", admTok, `{"label":"x","scopes":"list:read"}`), 400, "scopes", "invalid", `"list:read"`)
 	assert.Contains(t, p.Detail, `"lists"`, "the problem does not suggest lists")
 }
 
 func TestTokenIsShownOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	created := decodeKey(t, e.do("POST", "/", admTok, `{"label":"shop"}`), 201)
 	require.Greater(t, len(created.Token), 20, "token")
 	digest := storedDigest(t, e, created.ID)
@@ -113,7 +113,7 @@ func TestTokenIsShownOnce(t *testing.T) {
 
 func TestList(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	adm, admTok := e.mint("admin", "")
+	adm, admTok := e.mint("admin", adminScopes)
 	ids := []uuid.UUID{adm.ID}
 	for i := range 6 {
 		k, _ := e.mint(fmt.Sprintf("key %d", i), "lists:read")
@@ -178,7 +178,7 @@ func TestListEmpty(t *testing.T) {
 
 func TestGet(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	k, _ := e.mint("shop", "lists:read")
 	got := decodeKey(t, e.do("GET", "/"+k.ID.String(), admTok, ""), 200)
 	assert.Equal(t, k.ID, got.ID)
@@ -192,13 +192,16 @@ func TestGet(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
+	later := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
 	tests := []struct {
 		name       string
 		body       string
-		inactive   bool // the target starts deactivated
+		inactive   bool      // the target starts deactivated
+		expires    time.Time // the target's expiry; zero: never
 		status     int
 		wantLabel  string
 		wantActive bool
+		wantExpiry time.Time // zero: never
 		field      string
 		code       string
 		detailHas  string
@@ -208,20 +211,32 @@ func TestUpdate(t *testing.T) {
 		{name: "Reactivate", body: `{"active":true}`, inactive: true, status: 200, wantLabel: "shop", wantActive: true},
 		{name: "RenameAndDeactivate", body: `{"label":"old","active":false}`, status: 200, wantLabel: "old", wantActive: false},
 		{name: "NothingIsNoOp", body: `{}`, status: 200, wantLabel: "shop", wantActive: true},
+		{name: "SetExpiry", body: `{"expires_at":"` + later.Format(time.RFC3339) + `"}`, status: 200, wantLabel: "shop", wantActive: true, wantExpiry: later},
+		{name: "SetExpiryWithOffset", body: `{"expires_at":"` + later.In(time.FixedZone("", 5400)).Format(time.RFC3339) + `"}`, status: 200, wantLabel: "shop", wantActive: true, wantExpiry: later},
+		{name: "RemoveExpiry", body: `{"expires_at":null}`, expires: later, status: 200, wantLabel: "shop", wantActive: true},
+		{name: "AllAtOnce", body: `{"label":"back","active":true,"expires_at":"` + later.Format(time.RFC3339) + `"}`, inactive: true,
+			status: 200, wantLabel: "back", wantActive: true, wantExpiry: later},
+		{name: "ExpiryInThePast", body: `{"label":"x","expires_at":"2001-02-03T04:05:06Z"}`, status: 400, field: "expires_at", code: "invalid", detailHas: "in the future"},
+		{name: "ExpiryNotRFC3339", body: `{"expires_at":"2100-01-02"}`, status: 400, field: "expires_at", code: "invalid", detailHas: `"2100-01-02"`},
+		{name: "ExpiryEmpty", body: `{"expires_at":""}`, status: 400, field: "expires_at", code: "invalid", detailHas: "RFC 3339"},
+		{name: "ExpiryNotString", body: `{"expires_at":4102444800}`, status: 400, field: "expires_at", code: "invalid", detailHas: "or null"},
+		{name: "ExpiryFalse", body: `{"expires_at":false}`, status: 400, field: "expires_at", code: "invalid", detailHas: "or null"},
 		{name: "ScopesAreFixed", body: `{"scopes":"full"}`, status: 400, field: "scopes", code: "scopes_fixed", detailHas: "fixed at creation"},
 		{name: "ScopesAnyCase", body: `{"Scopes":"lists:read"}`, status: 400, field: "scopes", code: "scopes_fixed", detailHas: "new key"},
 		{name: "ScopesNull", body: `{"scopes":null}`, status: 400, field: "scopes", code: "scopes_fixed"},
 		{name: "ScopesBeforeUnknown", body: `{"label":"x","scopes":"full","colour":"red"}`, status: 400, field: "scopes", code: "scopes_fixed"},
+		{name: "OwnerIsFixed", body: `{"owner":"acct_42"}`, status: 400, field: "owner", code: "owner_fixed", detailHas: "cannot choose or change its owner"},
+		{name: "OwnerAnyCase", body: `{"label":"x","OWNER":"acct_7"}`, status: 400, field: "owner", code: "owner_fixed"},
 		{name: "BlankLabelChangesNothing", body: `{"label":"","active":false}`, status: 400, field: "label", code: "invalid"},
 		{name: "ActiveNotBool", body: `{"active":"no"}`, status: 400, field: "active", code: "invalid", detailHas: "boolean"},
-		{name: "UnknownMember", body: `{"expires_at":"2030-01-01T00:00:00Z"}`, status: 400, field: "expires_at", code: "unknown_field"},
+		{name: "UnknownMember", body: `{"expires":"2030-01-01T00:00:00Z"}`, status: 400, field: "expires", code: "unknown_field"},
 		{name: "EmptyBody", body: ``, status: 400, code: "malformed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
-			_, admTok := e.mint("admin", "")
-			k, tok := e.mint("shop", "lists:read")
+			_, admTok := e.mint("admin", adminScopes)
+			k, tok := e.mintUntil("shop", "lists:read", tc.expires)
 			if tc.inactive {
 				_, err := e.m.Deactivate(context.Background(), k.ID)
 				require.NoError(t, err)
@@ -232,12 +247,21 @@ func TestUpdate(t *testing.T) {
 				after := e.get(t, k.ID)
 				assert.Equal(t, "shop", after.Label, "a refused PATCH renamed the key")
 				assert.Equal(t, !tc.inactive, after.Active, "a refused PATCH changed the key's status")
+				assert.True(t, after.ExpiresAt.Equal(tc.expires), "a refused PATCH changed the key's expiry to %v", after.ExpiresAt)
 				return
 			}
 			got := decodeKey(t, w, 200)
 			assert.Equal(t, tc.wantLabel, got.Label)
 			assert.Equal(t, tc.wantActive, got.Active)
 			assert.Equal(t, "lists:read", got.Scopes)
+			assert.Equal(t, testOwner, got.Owner)
+			if tc.wantExpiry.IsZero() {
+				assert.Empty(t, got.ExpiresAt, "expires_at in the response")
+			} else {
+				assert.Equal(t, tc.wantExpiry.Format(time.RFC3339), got.ExpiresAt, "expires_at in the response")
+			}
+			stored := e.get(t, k.ID)
+			assert.True(t, stored.ExpiresAt.Equal(tc.wantExpiry), "stored expiry %v, want %v", stored.ExpiresAt, tc.wantExpiry)
 			_, err := e.m.Verify(context.Background(), tok)
 			if tc.wantActive {
 				assert.NoError(t, err, "the active key does not verify")
@@ -248,19 +272,21 @@ func TestUpdate(t *testing.T) {
 	}
 	t.Run("UnknownKey", func(t *testing.T) {
 		e := newEnv(t, envOptions{})
-		_, admTok := e.mint("admin", "")
+		_, admTok := e.mint("admin", adminScopes)
 		problemOf(t, e.do("PATCH", "/"+uuid.Must(uuid.NewV7()).String(), admTok, `{"active":false}`), 404)
 	})
 }
 
-// TestUpdateIsAtomic: a PATCH that renames and changes the status applies
-// in one store write, so a failure leaves the key as it was rather than
-// renamed but still active.
+// TestUpdateIsAtomic: a PATCH that renames, changes the status and sets the
+// expiry applies in one store write, so a failure leaves the key as it was
+// rather than renamed but still active.
 func TestUpdateIsAtomic(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	k, tok := e.mint("shop", "lists:read")
 	path := "/" + k.ID.String()
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	body := `{"label":"retired","active":false,"expires_at":"` + exp.Format(time.RFC3339) + `"}`
 
 	// Fail the writes that change a key's status.
 	e.store.FailWhen(apikeytest.MethodUpdate, func(c apikeytest.Call) error {
@@ -269,25 +295,27 @@ func TestUpdateIsAtomic(t *testing.T) {
 		}
 		return nil
 	})
-	p := problemOf(t, e.do("PATCH", path, admTok, `{"label":"retired","active":false}`), 503)
+	p := problemOf(t, e.do("PATCH", path, admTok, body), 503)
 	assert.Equal(t, "unavailable", p.Code)
 	after := e.get(t, k.ID)
 	assert.Equal(t, "shop", after.Label, "a failed PATCH half-applied: it renamed the key")
 	assert.True(t, after.Active, "a failed PATCH deactivated the key")
+	assert.True(t, after.ExpiresAt.IsZero(), "a failed PATCH gave the key an expiry")
 
 	e.store.FailWhen(apikeytest.MethodUpdate, nil)
 	writes := e.store.Calls(apikeytest.MethodUpdate)
-	got := decodeKey(t, e.do("PATCH", path, admTok, `{"label":"retired","active":false}`), 200)
+	got := decodeKey(t, e.do("PATCH", path, admTok, body), 200)
 	assert.Equal(t, "retired", got.Label)
 	assert.False(t, got.Active, "the key is still active")
-	assert.Equal(t, 1, e.store.Calls(apikeytest.MethodUpdate)-writes, "store writes of a PATCH of label and status")
+	assert.Equal(t, exp.Format(time.RFC3339), got.ExpiresAt)
+	assert.Equal(t, 1, e.store.Calls(apikeytest.MethodUpdate)-writes, "store writes of a PATCH of label, status and expiry")
 	_, err := e.m.Verify(context.Background(), tok)
 	assert.ErrorIs(t, err, apikey.ErrInactive, "the deactivated key verifies")
 }
 
 func TestDelete(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	k, tok := e.mint("shop", "lists:read")
 	w := e.do("DELETE", "/"+k.ID.String(), admTok, "")
 	require.Equal(t, 204, w.Code, "DELETE: %s", w.Body)
@@ -300,7 +328,7 @@ func TestDelete(t *testing.T) {
 
 func TestClone(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	src, srcTok := e.mint("shop", "campaigns:read,lists:write")
 	for _, body := range []string{"", "{}"} {
 		w := e.do("POST", "/"+src.ID.String()+"/clone", admTok, body)
@@ -340,7 +368,7 @@ func TestRoll(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{})
-			_, admTok := e.mint("admin", "")
+			_, admTok := e.mint("admin", adminScopes)
 			src, srcTok := e.mint("shop", "lists:write")
 			w := e.do("POST", "/"+src.ID.String()+"/roll", admTok, tc.body)
 			if tc.status != 201 {
@@ -375,7 +403,7 @@ func TestRoll(t *testing.T) {
 // handler answers an error and leaves no new key behind.
 func TestRollUndoesCloneWhenOriginalCannotExpire(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	_, admTok := e.mint("admin", "")
+	_, admTok := e.mint("admin", adminScopes)
 	src, srcTok := e.mint("shop", "lists:write")
 	e.store.Fail(apikeytest.MethodUpdate, errStoreDown)
 	p := problemOf(t, e.do("POST", "/"+src.ID.String()+"/roll", admTok, `{"grace":"1h"}`), 503)
@@ -384,4 +412,144 @@ func TestRollUndoesCloneWhenOriginalCannotExpire(t *testing.T) {
 	assert.True(t, e.get(t, src.ID).ExpiresAt.IsZero(), "the original has an expiry")
 	_, err := e.m.Verify(context.Background(), srcTok)
 	assert.NoError(t, err, "the original stopped verifying")
+}
+
+// TestOtherOwnersKeysAreNotFound runs every operation on one key against a
+// key of another owner, and checks that the answer is the 404 of an ID that
+// does not exist, byte for byte (the same key, deleted, gives it), and that
+// the key is left as it was.
+func TestOtherOwnersKeysAreNotFound(t *testing.T) {
+	pairs := []struct{ caller, other string }{
+		{testOwner, "acct_other"},
+		{testOwner, ""},        // keys without owner
+		{"", testOwner},        // a single-tenant caller
+		{"acct_42", "ACCT_42"}, // owners compare byte for byte
+		{"bücher-köln", "bücher-koln"},
+	}
+	for _, pair := range pairs {
+		for i, rt := range managementRoutes(uuid.Nil) {
+			if !strings.HasPrefix(rt.path, "/"+uuid.Nil.String()) {
+				continue // list and create name no key
+			}
+			t.Run(pair.caller+"/"+pair.other+"/"+rt.method+"_"+rt.body+string(rt.op), func(t *testing.T) {
+				e := newEnv(t, envOptions{api: keyapi.Options{Authorize: ownerFromHeader}})
+				k, tok := e.mintKey(pair.other, "theirs", "lists:read", time.Time{})
+				rt := managementRoutes(k.ID)[i]
+				before := e.count()
+				theirs := e.doAs(pair.caller, rt.method, rt.path, rt.body)
+				theirsBody := theirs.Body.String() // before assertProblem reads it
+				assertProblem(t, theirs, 404, "id", "not_found", k.ID.String())
+				assert.Equal(t, k, e.get(t, k.ID), "the other owner's key changed")
+				assert.Equal(t, before, e.count(), "a request on another owner's key stored a key")
+				_, err := e.m.Verify(context.Background(), tok)
+				assert.NoError(t, err, "the other owner's key stopped verifying")
+
+				require.NoError(t, e.m.Delete(context.Background(), k.ID))
+				unknown := e.doAs(pair.caller, rt.method, rt.path, rt.body)
+				assert.Equal(t, unknown.Code, theirs.Code, "status")
+				assert.Equal(t, unknown.Header(), theirs.Header(), "headers")
+				assert.Equal(t, unknown.Body.String(), theirsBody, "body: another owner's key and an unknown ID must look the same")
+			})
+		}
+	}
+}
+
+// TestListIsConfinedToOwner: a caller lists its owner's keys only, newest
+// first, page by page, whatever cursor it passes, even one of another
+// owner's key.
+func TestListIsConfinedToOwner(t *testing.T) {
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: ownerFromHeader}})
+	owners := []string{testOwner, "acct_other", "", "bücher-köln", "Acct_42"}
+	byOwner := map[string][]uuid.UUID{} // newest first
+	var all []uuid.UUID                 // oldest first
+	for i := range 4 {
+		for _, o := range owners {
+			k, _ := e.mintKey(o, fmt.Sprintf("%s %d", o, i), "lists:read", time.Time{})
+			byOwner[o] = append([]uuid.UUID{k.ID}, byOwner[o]...)
+			all = append(all, k.ID)
+		}
+	}
+	// listAll pages through the owner's list from the cursor before (""
+	// for the start) and returns the IDs listed.
+	listAll := func(t *testing.T, owner, before string) []uuid.UUID {
+		t.Helper()
+		var got []uuid.UUID
+		path := "/?limit=3"
+		if before != "" {
+			path += "&before=" + before
+		}
+		for pages := 0; path != ""; pages++ {
+			require.LessOrEqual(t, pages, len(all), "paging does not end")
+			var resp listJSON
+			decodeStrict(t, e.doAs(owner, "GET", path, ""), 200, &resp)
+			for _, k := range resp.Keys {
+				assert.Equal(t, owner, k.Owner, "a listed key's owner")
+				got = append(got, k.ID)
+			}
+			path = ""
+			if resp.Next != "" {
+				path = "/?limit=3&before=" + resp.Next
+			}
+		}
+		return got
+	}
+	for _, o := range owners {
+		t.Run("Owner="+o, func(t *testing.T) {
+			assert.Equal(t, byOwner[o], listAll(t, o, ""), "the owner's keys, newest first")
+			// A cursor of another owner's key: the owner's keys older than it.
+			cursor := all[len(all)/2]
+			var want []uuid.UUID
+			for _, id := range byOwner[o] {
+				if id.String() < cursor.String() {
+					want = append(want, id)
+				}
+			}
+			assert.Equal(t, want, listAll(t, o, cursor.String()), "keys before another owner's key %s", cursor)
+		})
+	}
+	t.Run("OwnerWithoutKeys", func(t *testing.T) {
+		w := e.doAs("acct_none", "GET", "/", "")
+		assert.Equal(t, 200, w.Code)
+		assert.Equal(t, `{"keys":[]}`, strings.TrimSpace(w.Body.String()))
+	})
+}
+
+// TestKeysBelongToTheCaller: a key created through the API belongs to the
+// caller's owner, as do its clones and rolled keys; a request body cannot
+// name an owner, on any route.
+func TestKeysBelongToTheCaller(t *testing.T) {
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: ownerFromHeader}})
+	for _, owner := range []string{"acct_7", "", "bücher-köln"} {
+		t.Run("Owner="+owner, func(t *testing.T) {
+			k := decodeKey(t, e.doAs(owner, "POST", "/", `{"label":"mine"}`), 201)
+			assert.Equal(t, owner, k.Owner, "the new key's owner in the response")
+			assert.Equal(t, owner, e.get(t, k.ID).Owner, "the new key's stored owner")
+			v, err := e.m.Verify(context.Background(), k.Token)
+			require.NoError(t, err)
+			assert.Equal(t, owner, v.Owner, "the verified key's owner")
+			c := decodeKey(t, e.doAs(owner, "POST", "/"+k.ID.String()+"/clone", ""), 201)
+			assert.Equal(t, owner, e.get(t, c.ID).Owner, "the clone's owner")
+			r := decodeKey(t, e.doAs(owner, "POST", "/"+c.ID.String()+"/roll", `{"grace":"1h"}`), 201)
+			assert.Equal(t, owner, e.get(t, r.ID).Owner, "the rolled key's owner")
+		})
+	}
+	k, _ := e.mintKey("acct_7", "mine", "lists:read", time.Time{})
+	id := k.ID.String()
+	for _, rq := range []struct{ name, method, path, body string }{
+		{"Create", "POST", "/", `{"label":"x","owner":"acct_8"}`},
+		{"CreateOwnOwner", "POST", "/", `{"label":"x","owner":"acct_7"}`},
+		{"CreateNull", "POST", "/", `{"label":"x","owner":null}`},
+		{"CreateAnyCase", "POST", "/", `{"Owner":"acct_8","label":"x"}`},
+		{"CreateBeforeUnknown", "POST", "/", `{"label":"x","colour":"red","owner":"acct_8"}`},
+		{"Patch", "PATCH", "/" + id, `{"owner":"acct_8"}`},
+		{"Clone", "POST", "/" + id + "/clone", `{"owner":"acct_8"}`},
+		{"Roll", "POST", "/" + id + "/roll", `{"grace":"1h","owner":"acct_8"}`},
+	} {
+		t.Run("Refused/"+rq.name, func(t *testing.T) {
+			before := e.count()
+			assertProblem(t, e.doAs("acct_7", rq.method, rq.path, rq.body), 400, "owner", "owner_fixed", "the account the caller acts for")
+			assert.Equal(t, before, e.count(), "a refused request stored a key")
+			assert.Equal(t, k, e.get(t, k.ID), "a refused request changed the key")
+		})
+	}
 }

@@ -11,17 +11,18 @@ import (
 
 // event is what one operation did, for its log record.
 type event struct {
-	op     Operation
-	status int
-	actor  *Actor
-	keyID  uuid.UUID
-	label  string
-	scopes string
-	expiry time.Time      // the key's; zero if never
-	source uuid.UUID      // clone and roll: the original
-	active *bool          // update: the requested state
-	grace  *time.Duration // roll
-	count  int            // list: keys returned; -1 otherwise
+	op        string // the Operation; a PATCH's, joined by "+", or "patch" until its body is decoded
+	status    int
+	actor     *Actor
+	keyID     uuid.UUID
+	label     string
+	scopes    string
+	expiry    time.Time      // the key's; zero if never
+	source    uuid.UUID      // clone and roll: the original
+	active    *bool          // PATCH: the requested state
+	newExpiry *time.Time     // PATCH: the requested expiry; the zero time removes it
+	grace     *time.Duration // roll
+	count     int            // list: keys returned; -1 otherwise
 }
 
 func (ev *event) setKey(k apikey.Key) {
@@ -29,8 +30,9 @@ func (ev *event) setKey(k apikey.Key) {
 }
 
 // logEvent writes the one record of an operation; p is its failure, if any.
-// It holds no token, digest or secret: keys are logged by ID, label and
-// scopes.
+// Once the Authorizer has named the actor, the record names it and the
+// owner it acts for, refusals included. It holds no token, digest or
+// secret: keys are logged by ID, label and scopes.
 func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	level, status := slog.LevelInfo, ev.status
 	if p != nil {
@@ -43,10 +45,10 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	if !h.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 13)
-	attrs = append(attrs, slog.String("op", string(ev.op)), slog.Int("status", status))
+	attrs := make([]slog.Attr, 0, 15)
+	attrs = append(attrs, slog.String("op", ev.op), slog.Int("status", status))
 	if ev.actor != nil {
-		attrs = append(attrs, slog.String("actor", ev.actor.Name))
+		attrs = append(attrs, slog.String("owner", ev.actor.Owner), slog.String("actor", ev.actor.Name))
 		if ev.actor.KeyID != uuid.Nil {
 			attrs = append(attrs, slog.String("actor_key_id", ev.actor.KeyID.String()))
 		}
@@ -69,6 +71,13 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	if ev.active != nil {
 		attrs = append(attrs, slog.Bool("active", *ev.active))
 	}
+	if ev.newExpiry != nil {
+		v := "never" // the PATCH removes the expiry
+		if !ev.newExpiry.IsZero() {
+			v = formatTime(*ev.newExpiry)
+		}
+		attrs = append(attrs, slog.String("set_expires_at", v))
+	}
 	if ev.grace != nil {
 		attrs = append(attrs, slog.Duration("grace", *ev.grace))
 	}
@@ -81,5 +90,5 @@ func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 			attrs = append(attrs, slog.Any("err", p.cause))
 		}
 	}
-	h.log.LogAttrs(ctx, level, "keyapi: "+string(ev.op), attrs...)
+	h.log.LogAttrs(ctx, level, "keyapi: "+ev.op, attrs...)
 }

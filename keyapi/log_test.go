@@ -2,41 +2,57 @@ package keyapi_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/keyscope/apikey"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // TestEveryOperationLogsOnce runs each operation, allowed and refused, and
-// checks that it writes exactly one record naming the operation, key and
-// actor, and that no token or digest reaches the log.
+// checks that it writes exactly one record naming the operation, key,
+// owner and actor, and that no token or digest reaches the log.
 func TestEveryOperationLogsOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	adm, admTok := e.mint("admin key", "")
+	adm, admTok := e.mint("admin key", adminScopes)
 	_, readTok := e.mint("reader", "keys:read")
+	_, dataTok := e.mint("data", "*:write")
+	narrow, narrowTok := e.mint("narrow", "keys:write,lists:read")
 	target, targetTok := e.mint("shop", "lists:read")
+	other, otherTok := e.mintKey("acct_other", "theirs", "lists:read", time.Time{})
 	id := target.ID.String()
-	tokens := []string{admTok, readTok, targetTok}
-	digests := [][]string{storedDigest(t, e, adm.ID), storedDigest(t, e, target.ID)}
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	tokens := []string{admTok, readTok, dataTok, narrowTok, targetTok, otherTok}
+	actors := map[string]apikey.Key{admTok: adm, narrowTok: narrow}
+	digests := [][]string{storedDigest(t, e, adm.ID), storedDigest(t, e, target.ID), storedDigest(t, e, other.ID)}
 	e.log.records(t)
 
 	tests := []struct {
 		name, method, path, token, body string
 		op, level                       string
 		keyID, label                    string // "" means absent; "new" means the new key's
+		actor                           bool   // the record names the caller's key as the actor
+		extra                           map[string]any
 	}{
-		{"List", "GET", "/", admTok, "", "list", "INFO", "", ""},
-		{"Get", "GET", "/" + id, admTok, "", "get", "INFO", id, "shop"},
-		{"Create", "POST", "/", admTok, `{"label":"fresh","scopes":"lists:read"}`, "create", "INFO", "new", "fresh"},
-		{"Rename", "PATCH", "/" + id, admTok, `{"label":"shop2"}`, "update", "INFO", id, "shop2"},
-		{"Deactivate", "PATCH", "/" + id, admTok, `{"active":false}`, "update", "INFO", id, "shop2"},
-		{"Clone", "POST", "/" + id + "/clone", admTok, "", "clone", "INFO", "new", "shop2"},
-		{"Roll", "POST", "/" + id + "/roll", admTok, `{"grace":"1h"}`, "roll", "INFO", "new", "shop2"},
-		{"Delete", "DELETE", "/" + id, admTok, "", "delete", "INFO", id, "shop2"},
-		{"Forbidden", "POST", "/", readTok, `{"label":"x"}`, "create", "WARN", "", ""},
-		{"Unauthenticated", "GET", "/", "", "", "list", "WARN", "", ""},
-		{"BadBody", "POST", "/", admTok, `{"label":"x","scopes":"nope"}`, "create", "WARN", "", ""},
-		{"NotFound", "DELETE", "/" + id, admTok, "", "delete", "WARN", "", ""},
+		{"List", "GET", "/", admTok, "", "list", "INFO", "", "", true, map[string]any{"count": float64(5)}},
+		{"Get", "GET", "/" + id, admTok, "", "get", "INFO", id, "shop", true, nil},
+		{"Create", "POST", "/", admTok, `{"label":"fresh","scopes":"lists:read"}`, "create", "INFO", "new", "fresh", true, nil},
+		{"Rename", "PATCH", "/" + id, admTok, `{"label":"shop2"}`, "rename", "INFO", id, "shop2", true, nil},
+		{"Deactivate", "PATCH", "/" + id, admTok, `{"active":false}`, "deactivate", "INFO", id, "shop2", true, map[string]any{"active": false}},
+		{"ReactivateUntil", "PATCH", "/" + id, admTok, `{"active":true,"expires_at":"` + exp.Format(time.RFC3339) + `"}`, "reactivate+set_expiry", "INFO", id, "shop2", true,
+			map[string]any{"active": true, "set_expires_at": exp.Format(time.RFC3339Nano), "expires_at": exp.Format(time.RFC3339)}},
+		{"RemoveExpiry", "PATCH", "/" + id, admTok, `{"expires_at":null}`, "set_expiry", "INFO", id, "shop2", true, map[string]any{"set_expires_at": "never"}},
+		{"Clone", "POST", "/" + id + "/clone", admTok, "", "clone", "INFO", "new", "shop2", true, map[string]any{"source_id": id}},
+		{"Roll", "POST", "/" + id + "/roll", admTok, `{"grace":"1h"}`, "roll", "INFO", "new", "shop2", true, map[string]any{"source_id": id, "grace": float64(time.Hour)}},
+		{"Delete", "DELETE", "/" + id, admTok, "", "delete", "INFO", id, "shop2", true, nil},
+		{"Forbidden", "POST", "/", readTok, `{"label":"x"}`, "create", "WARN", "", "", false, map[string]any{"code": "forbidden"}},
+		{"WildcardForbidden", "GET", "/", dataTok, "", "list", "WARN", "", "", false, map[string]any{"code": "forbidden"}},
+		{"Unauthenticated", "GET", "/", "", "", "list", "WARN", "", "", false, map[string]any{"code": "unauthenticated"}},
+		{"BadBody", "POST", "/", admTok, `{"label":"x","scopes":"nope"}`, "create", "WARN", "", "", true, map[string]any{"code": "invalid"}},
+		{"BadPatchBody", "PATCH", "/" + id, admTok, `{"active":1}`, "patch", "WARN", "", "", false, map[string]any{"code": "invalid"}},
+		{"NotFound", "DELETE", "/" + id, admTok, "", "delete", "WARN", "", "", true, map[string]any{"code": "not_found"}},
+		{"OtherOwnersKey", "PATCH", "/" + other.ID.String(), admTok, `{"active":false}`, "deactivate", "WARN", "", "", true, map[string]any{"code": "not_found"}},
+		{"Escalation", "POST", "/", narrowTok, `{"label":"x","scopes":"lists:write"}`, "create", "WARN", "", "x", true, map[string]any{"code": "escalation"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,12 +75,16 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 			assert.Equal(t, wantID, gotID, "key_id")
 			gotLabel, _ := rec["label"].(string)
 			assert.Equal(t, tc.label, gotLabel, "label")
-			if tc.token == admTok {
-				assert.Equal(t, "admin key", rec["actor"])
-				assert.Equal(t, adm.ID.String(), rec["actor_key_id"])
+			if tc.actor {
+				assert.Equal(t, testOwner, rec["owner"])
+				assert.Equal(t, actors[tc.token].Label, rec["actor"])
+				assert.Equal(t, actors[tc.token].ID.String(), rec["actor_key_id"])
+			} else {
+				assert.NotContains(t, rec, "owner", "a record without an actor")
+				assert.NotContains(t, rec, "actor", "a record without an actor")
 			}
-			if tc.op == "clone" || tc.op == "roll" {
-				assert.Equal(t, id, rec["source_id"])
+			for k, v := range tc.extra {
+				assert.Equal(t, v, rec[k], k)
 			}
 		})
 	}

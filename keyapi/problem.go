@@ -14,6 +14,7 @@ const (
 	CodeUnknownField    = "unknown_field"    // the body has a member the operation does not take
 	CodeInvalid         = "invalid"          // a member has a bad value
 	CodeScopesFixed     = "scopes_fixed"     // PATCH tried to change scopes
+	CodeOwnerFixed      = "owner_fixed"      // a body named the owner, which is the caller's
 	CodeTooLarge        = "too_large"        // the body exceeds Options.MaxBodyBytes
 	CodeMediaType       = "unsupported_type" // a body that is not application/json
 	CodeUnauthenticated = "unauthenticated"  // the Authorizer found no caller
