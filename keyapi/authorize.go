@@ -30,6 +30,21 @@ const (
 	OpDelete     Operation = "delete"     // DELETE /{id}
 )
 
+// AdminScopes returns "*:write,keys:write": full access to the
+// application's data and, by name, to key management. It is what an
+// [Authorizer] typically gives the owners and admins of an account, who may
+// then hand out any key, management keys included.
+func AdminScopes() apikey.Scopes { return adminScopes }
+
+var adminScopes = func() apikey.Scopes {
+	s, err := apikey.NewScopes(apikey.Scope{Resource: apikey.AllResources, Access: apikey.Write},
+		apikey.Scope{Resource: ManageResource, Access: apikey.Write})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
 // Writes reports whether op changes keys: every operation except OpList and
 // OpGet.
 func (op Operation) Writes() bool { return op != OpList && op != OpGet }
@@ -66,11 +81,15 @@ type Actor struct {
 	KeyID uuid.UUID
 	// Scopes bounds what the caller may grant and manage. A key the caller
 	// creates, clones, rolls, reactivates, renames, re-expires or deletes
-	// must have scopes that Scopes covers ([apikey.Scopes.Covers]); the
+	// must have scopes that Scopes covers ([apikey.Scopes.Covers]), and
+	// Scopes must name "keys" ([apikey.Scopes.Named]) at least as high as
+	// the key does: a "*" grant hands out data access but never key
+	// management, so an Actor with [apikey.FullAccess] may mint a
+	// "*:write" key but not a "keys:write" one; the
 	// caller may list, read and deactivate any key of its owner. The zero
 	// value covers nothing: the caller may then only list, read and
 	// deactivate, if the Authorizer let it through. An authorizer for
-	// trusted users (owners, admins) typically sets [apikey.FullAccess].
+	// trusted users (owners, admins) typically sets [AdminScopes].
 	Scopes apikey.Scopes
 	// ExpiresAt is when the caller's credentials stop working; zero if
 	// never. No key the caller makes usable may outlive it: a key it

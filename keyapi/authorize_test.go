@@ -119,7 +119,7 @@ func TestDefaultAuthorizerNeedsNamedKeysGrant(t *testing.T) {
 func roleAuthorizer(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
 	switch role := r.Header.Get("X-Role"); role {
 	case "owner", "admin":
-		return keyapi.Actor{Owner: r.Header.Get("X-Account"), Name: "user:" + r.Header.Get("X-User"), Scopes: apikey.FullAccess()}, nil
+		return keyapi.Actor{Owner: r.Header.Get("X-Account"), Name: "user:" + r.Header.Get("X-User"), Scopes: keyapi.AdminScopes()}, nil
 	case "":
 		return keyapi.Actor{}, keyapi.ErrUnauthenticated
 	case "broken":
@@ -637,7 +637,7 @@ func (ra *recordingAuthorizer) authorize(r *http.Request, op keyapi.Operation) (
 	if ra.refuse[op] {
 		return keyapi.Actor{}, &keyapi.AccessError{Err: keyapi.ErrForbidden, Detail: "no " + string(op) + " for you"}
 	}
-	return keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: apikey.FullAccess()}, nil
+	return keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: keyapi.AdminScopes()}, nil
 }
 
 // asked returns the operations asked about so far and forgets them.
@@ -718,7 +718,7 @@ func TestPatchAuthorizesEachChange(t *testing.T) {
 // re-expire, create or remove them. The role comes from a header a trusted
 // proxy would set.
 func memberAuthorizer(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-	a := keyapi.Actor{Owner: testOwner, Name: "user:" + r.Header.Get("X-Role"), Scopes: apikey.FullAccess()}
+	a := keyapi.Actor{Owner: testOwner, Name: "user:" + r.Header.Get("X-Role"), Scopes: keyapi.AdminScopes()}
 	switch r.Header.Get("X-Role") {
 	case "owner", "admin":
 		return a, nil
@@ -780,7 +780,7 @@ func TestInvalidActorOwnerIs500(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			authz := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-				return keyapi.Actor{Owner: tc.owner, Name: "buggy", Scopes: apikey.FullAccess()}, nil
+				return keyapi.Actor{Owner: tc.owner, Name: "buggy", Scopes: keyapi.AdminScopes()}, nil
 			}
 			e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authz}})
 			k, _ := e.mint("shop", "lists:read")
@@ -807,7 +807,7 @@ func TestInvalidActorOwnerIs500(t *testing.T) {
 // writes nothing.
 func TestAuthorizerMustNameOneActor(t *testing.T) {
 	authz := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-		a := keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: apikey.FullAccess()}
+		a := keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: keyapi.AdminScopes()}
 		if op == keyapi.OpDeactivate {
 			a.Owner = "acct_other"
 		}
@@ -824,4 +824,109 @@ func TestAuthorizerMustNameOneActor(t *testing.T) {
 	// One change at a time is fine.
 	w := e.do("PATCH", "/"+k.ID.String(), "", `{"label":"x"}`)
 	assert.Equal(t, 200, w.Code, "rename: %s", w.Body)
+}
+
+// TestWildcardActorCannotGrantManagement: an Actor whose scopes reach
+// "keys" only through "*" may hand out and manage data keys, but not keys
+// that name "keys"; AdminScopes may.
+func TestWildcardActorCannotGrantManagement(t *testing.T) {
+	actorWith := func(s apikey.Scopes) keyapi.Authorizer {
+		return func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+			return keyapi.Actor{Owner: testOwner, Name: "person", Scopes: s}, nil
+		}
+	}
+	tests := []struct {
+		name   string
+		actor  apikey.Scopes
+		scopes string // of the key created, or cloned and deleted
+		status int
+	}{
+		{"full access creates data keys", apikey.FullAccess(), "*:write", 201},
+		{"full access cannot create keys:read", apikey.FullAccess(), "keys:read", 403},
+		{"full access cannot create a management key", apikey.FullAccess(), "*:write,keys:write", 403},
+		{"read-only cannot create keys:read", apikey.ReadOnly(), "keys:read", 403},
+		{"admin creates a management key", keyapi.AdminScopes(), "*:write,keys:write", 201},
+		{"admin creates keys:read", keyapi.AdminScopes(), "keys:read,lists:read", 201},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{api: keyapi.Options{Authorize: actorWith(tc.actor)}})
+			w := serve(e.h, newRequest("POST", "/", `{"label":"x","scopes":"`+tc.scopes+`"}`))
+			if tc.status == 201 {
+				decodeKey(t, w, 201)
+			} else {
+				p := problemOf(t, w, tc.status)
+				assert.Equal(t, "escalation", p.Code)
+				assert.Contains(t, p.Detail, "key management", "the detail says why")
+			}
+			// The same rule for managing an existing key of those scopes.
+			k, _ := e.mint("existing", tc.scopes)
+			path := "/" + k.ID.String()
+			for _, op := range []struct{ method, path, body string }{
+				{"POST", path + "/clone", ""},
+				{"PATCH", path, `{"label":"renamed"}`},
+				{"DELETE", path, ""},
+			} {
+				w := serve(e.h, newRequest(op.method, op.path, op.body))
+				if tc.status == 201 {
+					assert.Less(t, w.Code, 300, "%s %s: %s", op.method, op.path, w.Body)
+				} else {
+					assert.Equal(t, http.StatusForbidden, w.Code, "%s %s: %s", op.method, op.path, w.Body)
+				}
+			}
+		})
+	}
+}
+
+// TestCloneOfInactiveKeyNeedsReactivate: a clone is active, so cloning or
+// rolling an inactive key needs OpReactivate too; a member who may roll
+// but not reactivate cannot bring a revoked key's access back that way.
+func TestCloneOfInactiveKeyNeedsReactivate(t *testing.T) {
+	var asked []keyapi.Operation
+	var mu sync.Mutex
+	authorize := func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
+		mu.Lock()
+		asked = append(asked, op)
+		mu.Unlock()
+		if op == keyapi.OpReactivate && r.Header.Get("X-Role") == "member" {
+			return keyapi.Actor{}, &keyapi.AccessError{Err: keyapi.ErrForbidden, Detail: "members may not reactivate keys"}
+		}
+		return keyapi.Actor{Owner: testOwner, Name: "person", Scopes: keyapi.AdminScopes()}, nil
+	}
+	e := newEnv(t, envOptions{api: keyapi.Options{Authorize: authorize}})
+	active, _ := e.mint("active", "lists:read")
+	revoked, _ := e.mint("revoked", "lists:read")
+	_, err := e.m.Deactivate(context.Background(), revoked.ID)
+	require.NoError(t, err)
+	tests := []struct {
+		name, role string
+		key        apikey.Key
+		op         string
+		status     int
+		asked      []keyapi.Operation
+	}{
+		{"member clones an active key", "member", active, "clone", 201, []keyapi.Operation{keyapi.OpClone}},
+		{"member clones a revoked key", "member", revoked, "clone", 403, []keyapi.Operation{keyapi.OpClone, keyapi.OpReactivate}},
+		{"member rolls a revoked key", "member", revoked, "roll", 403, []keyapi.Operation{keyapi.OpRoll, keyapi.OpReactivate}},
+		{"admin clones a revoked key", "admin", revoked, "clone", 201, []keyapi.Operation{keyapi.OpClone, keyapi.OpReactivate}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			asked = nil
+			mu.Unlock()
+			before := e.count()
+			r := newRequest("POST", "/"+tc.key.ID.String()+"/"+tc.op, "")
+			r.Header.Set("X-Role", tc.role)
+			w := serve(e.h, r)
+			require.Equal(t, tc.status, w.Code, "body %s", w.Body)
+			mu.Lock()
+			assert.Equal(t, tc.asked, asked, "operations asked about")
+			mu.Unlock()
+			if tc.status != 201 {
+				assert.Equal(t, before, e.count(), "a refused clone or roll minted a key")
+				assert.True(t, e.get(t, tc.key.ID).ExpiresAt.IsZero(), "a refused roll set an expiry")
+			}
+		})
+	}
 }

@@ -68,7 +68,9 @@
 // the Authorizer about each change in that order, and refuses the whole
 // PATCH, before writing anything, if it refuses any; {} is asked about as
 // [OpGet]. So an application can let some callers revoke a key
-// (deactivate) but not re-enable it. [Operation.Writes] tells the
+// (deactivate) but not re-enable it. As a clone is active, cloning or
+// rolling an inactive key is also asked about as [OpReactivate], so such
+// callers cannot bring a revoked key's access back that way either. [Operation.Writes] tells the
 // operations that read from those that change keys.
 //
 // # Owners
@@ -95,13 +97,16 @@
 // ("*:read") key is for the application's data and is refused (403) on
 // every route here; "*:write,keys:write" may manage keys. An application
 // whose people sign in rather than use keys sets its own Authorizer that
-// lets owners and admins of an account manage its keys (see the example).
+// lets owners and admins of an account manage its keys, typically with
+// [AdminScopes] (see the example).
 //
 // Whatever the authorizer, the handler never lets a caller act beyond its
 // own scopes, [Actor].Scopes: a key it creates, clones, rolls, reactivates,
 // renames, re-expires or deletes must have scopes that the caller's cover,
-// so a "keys:write,lists:read" key can neither mint a full-access key nor
-// clone, roll or delete one (403, code "escalation"). The one exception is
+// and may name "keys" only as high as the caller's scopes name it, so a
+// "keys:write,lists:read" key can neither mint a full-access key nor
+// clone, roll or delete one, and an Actor with [apikey.FullAccess] may hand
+// out "*:write" but not "keys:read" (403, code "escalation"). The one exception is
 // deactivation, which only takes access away and can be undone: a caller
 // may deactivate any key of its owner, broader ones included, so that
 // whoever spots a leaked key can stop it at once. With the default

@@ -26,7 +26,7 @@ func ExampleNewHandler() {
 	defer m.Close()
 	keys, err := keyapi.NewHandler(m, keyapi.Options{
 		Authorize: func(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-			return keyapi.Actor{Owner: "acct_42", Name: "operator", Scopes: apikey.FullAccess()}, nil
+			return keyapi.Actor{Owner: "acct_42", Name: "operator", Scopes: keyapi.AdminScopes()}, nil
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -95,8 +95,9 @@ func ExampleAuthorizer() {
 			return keyapi.Actor{}, &keyapi.AccessError{Err: keyapi.ErrForbidden,
 				Detail: "only the owners and admins of the account may " + string(op) + " keys"}
 		}
-		// People may grant any scopes; their keys belong to their account.
-		return keyapi.Actor{Owner: u.Account, Name: u.Email, Scopes: apikey.FullAccess()}, nil
+		// Owners and admins may grant any scopes, key management included;
+		// their keys belong to their account.
+		return keyapi.Actor{Owner: u.Account, Name: u.Email, Scopes: keyapi.AdminScopes()}, nil
 	}
 
 	m, err := apikey.NewManager(apikey.Options{Store: memstore.New()})

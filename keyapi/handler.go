@@ -165,6 +165,12 @@ func (h *Handler) authorize(r *http.Request, ev *event, ops ...Operation) (Actor
 	for i, op := range ops {
 		a, err := h.authz(r, op)
 		if err != nil {
+			if ev.actor == nil {
+				// Name the refused caller in the log when it is a key.
+				if k, ok := apikey.FromContext(r.Context()); ok {
+					ev.actor = &Actor{Name: k.Label, KeyID: k.ID, Owner: k.Owner}
+				}
+			}
 			return Actor{}, accessProblem(err)
 		}
 		if i == 0 {

@@ -82,13 +82,13 @@ const adminScopes = "*:write,keys:write"
 
 // allowAll is an Authorizer for a trusted operator of testOwner.
 func allowAll(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-	return keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: apikey.FullAccess()}, nil
+	return keyapi.Actor{Owner: testOwner, Name: "operator", Scopes: keyapi.AdminScopes()}, nil
 }
 
 // ownerFromHeader is an Authorizer for a trusted operator of the owner in
 // the X-Owner header, with full access.
 func ownerFromHeader(r *http.Request, op keyapi.Operation) (keyapi.Actor, error) {
-	return keyapi.Actor{Owner: r.Header.Get("X-Owner"), Name: "operator", Scopes: apikey.FullAccess()}, nil
+	return keyapi.Actor{Owner: r.Header.Get("X-Owner"), Name: "operator", Scopes: keyapi.AdminScopes()}, nil
 }
 
 // doAs sends a request with an optional JSON body as an operator of owner,

@@ -3,6 +3,7 @@ package keyapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -82,6 +83,9 @@ func (h *Handler) pathTarget(r *http.Request, a Actor, ev *event) (apikey.Key, s
 // call. That is safe because a key's owner never changes: the key the
 // Manager reads again is a's, or gone (404).
 func (h *Handler) target(ctx context.Context, a Actor, id uuid.UUID, raw string, ev *event) (apikey.Key, error) {
+	// The log names the ID asked for, found or not, so that an operator
+	// sees one account probing another's keys; the client cannot tell.
+	ev.keyID = id
 	k, err := h.m.Get(ctx, id)
 	if err != nil {
 		return apikey.Key{}, managerError(err, raw)
@@ -106,7 +110,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 		return 0, nil, err
 	}
 	ev.label, ev.scopes = nk.label, nk.scopes.String()
-	if !a.Scopes.Covers(nk.scopes) {
+	if !grantable(a, nk.scopes) {
 		return 0, nil, escalation(a, nk.scopes, "scopes")
 	}
 	exp := nk.expiresAt
@@ -184,7 +188,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request, ev *event) (int
 // itself, and may not leave a key it reactivates or re-expires outliving
 // it.
 func checkUpdate(a Actor, k apikey.Key, req keyUpdate) error {
-	if req.label != nil && !a.Scopes.Covers(k.Scopes) {
+	if req.label != nil && !grantable(a, k.Scopes) {
 		return escalation(a, k.Scopes, "label")
 	}
 	// The key's expiry once the PATCH applies.
@@ -198,7 +202,7 @@ func checkUpdate(a Actor, k apikey.Key, req keyUpdate) error {
 			return newProblem(http.StatusConflict, CodeSelf, "active",
 				"a key cannot deactivate itself; use another key")
 		// Refused even if k is active: it may be deactivated meanwhile.
-		case *req.active && !a.Scopes.Covers(k.Scopes):
+		case *req.active && !grantable(a, k.Scopes):
 			return escalation(a, k.Scopes, "active")
 		case *req.active && outlives(exp, a.ExpiresAt):
 			return newProblem(http.StatusForbidden, CodeEscalation, "active",
@@ -208,7 +212,7 @@ func checkUpdate(a Actor, k apikey.Key, req keyUpdate) error {
 	}
 	if req.expiresAt != nil {
 		switch {
-		case !a.Scopes.Covers(k.Scopes):
+		case !grantable(a, k.Scopes):
 			return escalation(a, k.Scopes, "expires_at")
 		case outlives(exp, a.ExpiresAt):
 			return newProblem(http.StatusForbidden, CodeEscalation, "expires_at",
@@ -228,7 +232,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, a Actor, ev *ev
 	if a.KeyID == k.ID {
 		return 0, nil, newProblem(http.StatusConflict, CodeSelf, "id", "a key cannot delete itself; use another key")
 	}
-	if !a.Scopes.Covers(k.Scopes) {
+	if !grantable(a, k.Scopes) {
 		return 0, nil, escalation(a, k.Scopes, "")
 	}
 	if err := h.m.Delete(r.Context(), k.ID); err != nil {
@@ -270,9 +274,23 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 		return 0, nil, err
 	}
 	ev.source = id
+	if !src.Active {
+		// The new key is active: cloning or rolling an inactive key gives
+		// its access back as reactivating it would, so the caller must be
+		// allowed that too. An app that lets members revoke but not
+		// re-enable keys thus keeps them from cloning a revoked key.
+		b, err := h.authz(r, OpReactivate)
+		if err != nil {
+			return 0, nil, accessProblem(err)
+		}
+		if !sameActor(a, b) {
+			return 0, nil, authorizerBug(fmt.Errorf("keyapi: the Authorizer returned actor %q of owner %q, then actor %q of owner %q for %s, in one request",
+				a.Name, a.Owner, b.Name, b.Owner, OpReactivate))
+		}
+	}
 	// Scopes are immutable, so this check cannot go stale before the
 	// Manager reads the key again.
-	if !a.Scopes.Covers(src.Scopes) {
+	if !grantable(a, src.Scopes) {
 		return 0, nil, escalation(a, src.Scopes, "")
 	}
 	// The new key takes src's expiry as the Manager reads it again. Another
@@ -339,8 +357,21 @@ func joinOps(ops []Operation) string {
 	return strings.Join(names, "+")
 }
 
+// grantable reports whether a may grant, or manage, a key with scopes s:
+// a's scopes must cover s, and name ManageResource at least as high as s
+// names it, so that management rights never come from a "*" grant: a
+// caller with "*:write" alone may hand out data access but not "keys:write".
+func grantable(a Actor, s apikey.Scopes) bool {
+	return a.Scopes.Covers(s) && a.Scopes.Named(ManageResource) >= s.Named(ManageResource)
+}
+
 // escalation refuses to hand out, or manage, scopes beyond the actor's.
 func escalation(a Actor, s apikey.Scopes, field string) *problem {
+	if need := s.Named(ManageResource); a.Scopes.Covers(s) && a.Scopes.Named(ManageResource) < need {
+		return newProblem(http.StatusForbidden, CodeEscalation, field,
+			"the key has %q, and the caller's scopes %q do not name %q: a \"*\" grant does not include key management, so only a caller whose scopes name %q may grant or manage it",
+			s.String(), a.Scopes.String(), apikey.Scope{Resource: ManageResource, Access: need}.String(), apikey.Scope{Resource: ManageResource, Access: need}.String())
+	}
 	if a.Scopes.IsZero() {
 		return newProblem(http.StatusForbidden, CodeEscalation, field,
 			"the caller may not grant or manage keys with any scopes, and this key has %q; it may only deactivate it", s.String())

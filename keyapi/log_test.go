@@ -15,15 +15,15 @@ import (
 func TestEveryOperationLogsOnce(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	adm, admTok := e.mint("admin key", adminScopes)
-	_, readTok := e.mint("reader", "keys:read")
-	_, dataTok := e.mint("data", "*:write")
+	reader, readTok := e.mint("reader", "keys:read")
+	data, dataTok := e.mint("data", "*:write")
 	narrow, narrowTok := e.mint("narrow", "keys:write,lists:read")
 	target, targetTok := e.mint("shop", "lists:read")
 	other, otherTok := e.mintKey("acct_other", "theirs", "lists:read", time.Time{})
 	id := target.ID.String()
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	tokens := []string{admTok, readTok, dataTok, narrowTok, targetTok, otherTok}
-	actors := map[string]apikey.Key{admTok: adm, narrowTok: narrow}
+	actors := map[string]apikey.Key{admTok: adm, narrowTok: narrow, readTok: reader, dataTok: data}
 	digests := [][]string{storedDigest(t, e, adm.ID), storedDigest(t, e, target.ID), storedDigest(t, e, other.ID)}
 	e.log.records(t)
 
@@ -31,7 +31,7 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 		name, method, path, token, body string
 		op, level                       string
 		keyID, label                    string // "" means absent; "new" means the new key's
-		actor                           bool   // the record names the caller's key as the actor
+		actor                           bool   // the record names the caller's key as the actor, refused or not
 		extra                           map[string]any
 	}{
 		{"List", "GET", "/", admTok, "", "list", "INFO", "", "", true, map[string]any{"count": float64(5)}},
@@ -45,13 +45,13 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 		{"Clone", "POST", "/" + id + "/clone", admTok, "", "clone", "INFO", "new", "shop2", true, map[string]any{"source_id": id}},
 		{"Roll", "POST", "/" + id + "/roll", admTok, `{"grace":"1h"}`, "roll", "INFO", "new", "shop2", true, map[string]any{"source_id": id, "grace": float64(time.Hour)}},
 		{"Delete", "DELETE", "/" + id, admTok, "", "delete", "INFO", id, "shop2", true, nil},
-		{"Forbidden", "POST", "/", readTok, `{"label":"x"}`, "create", "WARN", "", "", false, map[string]any{"code": "forbidden"}},
-		{"WildcardForbidden", "GET", "/", dataTok, "", "list", "WARN", "", "", false, map[string]any{"code": "forbidden"}},
+		{"Forbidden", "POST", "/", readTok, `{"label":"x"}`, "create", "WARN", "", "", true, map[string]any{"code": "forbidden"}},
+		{"WildcardForbidden", "GET", "/", dataTok, "", "list", "WARN", "", "", true, map[string]any{"code": "forbidden"}},
 		{"Unauthenticated", "GET", "/", "", "", "list", "WARN", "", "", false, map[string]any{"code": "unauthenticated"}},
 		{"BadBody", "POST", "/", admTok, `{"label":"x","scopes":"nope"}`, "create", "WARN", "", "", true, map[string]any{"code": "invalid"}},
 		{"BadPatchBody", "PATCH", "/" + id, admTok, `{"active":1}`, "patch", "WARN", "", "", false, map[string]any{"code": "invalid"}},
-		{"NotFound", "DELETE", "/" + id, admTok, "", "delete", "WARN", "", "", true, map[string]any{"code": "not_found"}},
-		{"OtherOwnersKey", "PATCH", "/" + other.ID.String(), admTok, `{"active":false}`, "deactivate", "WARN", "", "", true, map[string]any{"code": "not_found"}},
+		{"NotFound", "DELETE", "/" + id, admTok, "", "delete", "WARN", id, "", true, map[string]any{"code": "not_found"}},
+		{"OtherOwnersKey", "PATCH", "/" + other.ID.String(), admTok, `{"active":false}`, "deactivate", "WARN", other.ID.String(), "", true, map[string]any{"code": "not_found"}},
 		{"Escalation", "POST", "/", narrowTok, `{"label":"x","scopes":"lists:write"}`, "create", "WARN", "", "x", true, map[string]any{"code": "escalation"}},
 	}
 	for _, tc := range tests {
