@@ -98,12 +98,17 @@ const MaxOwnerLen = 128
 
 // CheckOwner reports whether owner may be a key's [Key.Owner], with an
 // error wrapping ErrInvalidOwner that names the value if not. An owner is at
-// most MaxOwnerLen bytes of UTF-8 text without control characters and
-// without white space at either end: an account ID, a slug, an email
-// address or a name in any script ("acct_42", "acme", "bücher-köln"). The
-// empty owner is valid: it is the owner of the keys of a single-tenant app,
-// and of every key stored before keys had owners. Owners are compared byte
-// for byte: "Acme" and "acme" are two accounts.
+// most MaxOwnerLen bytes of UTF-8 text without control characters, without
+// invisible format characters (zero-width spaces, bidirectional controls,
+// byte order marks, soft hyphens, tags: Unicode category Cf) and without
+// white space at either end, in any script ("acct_42", "acme",
+// "bücher-köln"). Use an identifier that never changes and is never given
+// to another account, such as the account's database ID, rather than a
+// name or an email address. The empty owner is valid: it is the owner of
+// the keys of a single-tenant app, and of every key stored before keys had
+// owners. Owners are compared byte for byte, never normalised: "Acme" and
+// "acme" are two accounts, so an application that queries its own
+// database by owner should compare them byte for byte too.
 func CheckOwner(owner string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w: owner %s %s", ErrInvalidOwner, quoteClipped(owner), why)
@@ -115,11 +120,15 @@ func CheckOwner(owner string) error {
 		return bad("is not valid UTF-8")
 	case strings.IndexFunc(owner, unicode.IsControl) >= 0:
 		return bad("holds a control character")
+	case strings.IndexFunc(owner, isFormat) >= 0:
+		return bad("holds an invisible format character")
 	case strings.TrimSpace(owner) != owner:
 		return bad("starts or ends with white space")
 	}
 	return nil
 }
+
+func isFormat(r rune) bool { return unicode.Is(unicode.Cf, r) }
 
 // quoteClipped quotes s for an error message, cut to its first 64 bytes.
 func quoteClipped(s string) string {
@@ -354,8 +363,35 @@ func (m *Manager) mint(ctx context.Context, k Key) (Key, Token, error) {
 	if err != nil {
 		return Key{}, Token{}, fmt.Errorf("apikey: storing new key: %w", err)
 	}
+	if k.Owner != "" {
+		if err := m.checkStored(ctx, k); err != nil {
+			return Key{}, Token{}, err
+		}
+	}
 	k.Digest = Digest{}
 	return k, newToken(text, k.Hint), nil
+}
+
+// checkStored reads the new key k back and fails closed, deleting it, if
+// the store did not keep its owner: a Store written before keys had owners
+// would otherwise make every key ownerless, and Verify would hand handlers
+// the wrong account. It runs for keys with an owner only; creation is
+// rare, and the read is a point lookup.
+func (m *Manager) checkStored(ctx context.Context, k Key) error {
+	got, err := m.store.Get(ctx, k.ID)
+	if err != nil {
+		return fmt.Errorf("apikey: reading back new key %s: %w", k.ID, err)
+	}
+	if got.Owner == k.Owner {
+		return nil
+	}
+	err = fmt.Errorf("%w: it stored new key %s with owner %s, not %s", ErrStoreContract, k.ID, quoteClipped(got.Owner), quoteClipped(k.Owner))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if derr := m.Delete(ctx, k.ID); derr != nil {
+		err = errors.Join(err, fmt.Errorf("apikey: key %s, whose token nobody has seen, could not be deleted: %w", k.ID, derr))
+	}
+	return err
 }
 
 // Get returns the key with the given ID, or an error wrapping ErrNotFound.
@@ -382,6 +418,16 @@ func (m *Manager) List(ctx context.Context, opts ListOptions) ([]Key, error) {
 	ks, err := m.store.List(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("apikey: listing keys: %w", err)
+	}
+	if !opts.AllOwners {
+		// Fail closed with a store that predates owners and ignores the
+		// filter: one account must never see another's keys.
+		for _, k := range ks {
+			if k.Owner != opts.Owner {
+				return nil, fmt.Errorf("%w: listing the keys of owner %s, the store returned key %s of owner %s",
+					ErrStoreContract, quoteClipped(opts.Owner), k.ID, quoteClipped(k.Owner))
+			}
+		}
 	}
 	for i := range ks {
 		ks[i].Digest = Digest{}

@@ -29,6 +29,12 @@ var (
 	ErrNotFound = errors.New("apikey: key not found")
 	// ErrDuplicateID is returned by Store.Create for an ID already stored.
 	ErrDuplicateID = errors.New("apikey: duplicate key id")
+	// ErrStoreContract is wrapped by the Manager's errors when a Store
+	// breaks its contract in a way that would weaken security, such as a
+	// store that predates owners: it drops Key.Owner or ignores
+	// ListOptions.Owner. The Manager fails closed; run the storetest
+	// conformance suite against the store.
+	ErrStoreContract = errors.New("apikey: the store breaks the Store contract")
 	// ErrClosed is wrapped by the errors of a Store's methods after the
 	// Store was closed. (A closed Manager keeps working; it only stops
 	// recording key use.)

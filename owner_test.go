@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/apikeytest"
+	"github.com/keyscope/apikey/memstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,6 +40,13 @@ func TestCheckOwner(t *testing.T) {
 		{"trailing space", "acme ", false, "white space"},
 		{"only spaces", "   ", false, "white space"},
 		{"no-break space at the end", "acme\u00a0", false, "white space"},
+		{"zero-width space", "acme\u200b", false, "invisible format character"},
+		{"only a zero-width space", "\u200b", false, "invisible format character"},
+		{"byte order mark", "\ufeffacme", false, "invisible format character"},
+		{"soft hyphen", "ac\u00adme", false, "invisible format character"},
+		{"right-to-left override", "ac\u202eme", false, "invisible format character"},
+		{"bidi isolate", "\u2066acme\u2069", false, "invisible format character"},
+		{"tag character", "acme\U000E0041", false, "invisible format character"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,4 +252,39 @@ func TestRevokeStoreFailure(t *testing.T) {
 	_, err := m.Revoke(ctx, tok)
 	require.ErrorIs(t, err, boom)
 	assert.NotErrorIs(t, err, apikey.ErrInvalidKey, "a store failure must not read as a bad token")
+}
+
+// ownerlessStore is a Store written before keys had owners: it drops
+// Key.Owner and ignores ListOptions.Owner.
+type ownerlessStore struct{ *memstore.Store }
+
+func (s ownerlessStore) Create(ctx context.Context, k apikey.Key) error {
+	k.Owner = ""
+	return s.Store.Create(ctx, k)
+}
+
+func (s ownerlessStore) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
+	return s.Store.List(ctx, apikey.ListOptions{AllOwners: true, Before: opts.Before, Limit: opts.Limit})
+}
+
+// TestManagerFailsClosedOnStoresWithoutOwners: a store that predates owners
+// must not silently merge accounts.
+func TestManagerFailsClosedOnStoresWithoutOwners(t *testing.T) {
+	ctx := context.Background()
+	inner := memstore.New()
+	m, _ := newManager(t, apikey.Options{Store: ownerlessStore{inner}})
+
+	_, tok, err := m.Create(ctx, apikey.CreateParams{Label: "x", Owner: "acme"})
+	require.ErrorIs(t, err, apikey.ErrStoreContract)
+	assert.ErrorContains(t, err, `owner "", not "acme"`)
+	assert.True(t, tok.IsZero(), "a token was handed out")
+	assert.Zero(t, inner.Len(), "the key with the lost owner was kept")
+
+	// Ownerless keys still work in such a store, for single-tenant apps...
+	create(t, m, apikey.CreateParams{})
+	require.NoError(t, inner.Create(ctx, apikey.Key{ID: uuid.Must(uuid.NewV7()), Owner: "acme", Label: "theirs"}))
+	// ...but a listing that would show another owner's key fails.
+	_, err = m.List(ctx, apikey.ListOptions{})
+	require.ErrorIs(t, err, apikey.ErrStoreContract)
+	assert.ErrorContains(t, err, `of owner "acme"`)
 }
