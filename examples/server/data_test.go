@@ -7,32 +7,51 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyscope/apikey"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// TestDataAPI walks the data API's operations on one resource, without the
-// route policy in front.
-func TestDataAPI(t *testing.T) {
-	api := newDataAPI()
-	do := func(t *testing.T, method, path, body string) (int, map[string]any) {
-		t.Helper()
-		rec := httptest.NewRecorder()
-		api.ServeHTTP(rec, httptest.NewRequest(method, path, strings.NewReader(body)))
-		var out map[string]any
-		if rec.Body.Len() > 0 {
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), "%s %s: body %q", method, path, rec.Body)
-			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"), "%s %s", method, path)
-		}
-		return rec.Code, out
-	}
+// dataClient sends requests straight to a data API, without the route
+// policy in front, as the key of one account would.
+type dataClient struct {
+	api   http.Handler
+	owner string
+	noKey bool // send no key at all
+}
 
-	status, created := do(t, "POST", "/api/tags", `{"name":"new","id":"ignored"}`)
+func (c dataClient) do(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if !c.noKey {
+		req = req.WithContext(apikey.NewContext(req.Context(), apikey.Key{Owner: c.owner, Scopes: apikey.FullAccess()}))
+	}
+	rec := httptest.NewRecorder()
+	c.api.ServeHTTP(rec, req)
+	var out map[string]any
+	if rec.Body.Len() > 0 {
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), "%s %s: body %q", method, path, rec.Body)
+		assert.Equal(t, "application/json", rec.Header().Get("Content-Type"), "%s %s", method, path)
+	}
+	return rec.Code, out
+}
+
+// dataID returns the "id" of the "data" object of an answer.
+func dataID(t *testing.T, answer map[string]any) string {
+	t.Helper()
+	data, ok := answer["data"].(map[string]any)
+	require.True(t, ok, "no data object in %v", answer)
+	return text(t, data, "id")
+}
+
+// TestDataAPI walks the data API's operations on one resource of one
+// account.
+func TestDataAPI(t *testing.T) {
+	c := dataClient{api: newDataAPI(), owner: "demo"}
+
+	status, created := c.do(t, "POST", "/api/tags", `{"name":"new","id":"ignored"}`)
 	require.Equal(t, http.StatusCreated, status, "create: %v", created)
-	data, ok := created["data"].(map[string]any)
-	require.True(t, ok, "create: %v", created)
-	id, _ := data["id"].(string)
-	require.NotEmpty(t, id, "create: %v", created)
+	id := dataID(t, created)
 	assert.NotEqual(t, "ignored", id, "create took the client's ID")
 	item := "/api/tags/" + id
 
@@ -57,7 +76,7 @@ func TestDataAPI(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			status, body := do(t, s.method, s.path, s.body)
+			status, body := c.do(t, s.method, s.path, s.body)
 			assert.Equal(t, s.want, status, "%s %s: %v", s.method, s.path, body)
 			if s.wantData != nil {
 				assert.Equal(t, s.wantData, body["data"])
@@ -65,7 +84,7 @@ func TestDataAPI(t *testing.T) {
 		})
 	}
 
-	status, list := do(t, "GET", "/api/profiles?include=lists,segments&include=", "")
+	status, list := c.do(t, "GET", "/api/profiles?include=lists,segments&include=", "")
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, list["data"], 2, "profiles")
 	included, ok := list["included"].(map[string]any)
@@ -73,4 +92,68 @@ func TestDataAPI(t *testing.T) {
 	assert.Len(t, included, 2, "included: %v", included)
 	assert.Len(t, included["lists"], 2, "included lists")
 	assert.Len(t, included["segments"], 2, "included segments")
+}
+
+// ids returns the IDs of the items of a list answer.
+func ids(t *testing.T, answer map[string]any) []string {
+	t.Helper()
+	items, ok := answer["data"].([]any)
+	require.True(t, ok, "no data list in %v", answer)
+	var out []string
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		require.True(t, ok, "item %v", it)
+		out = append(out, text(t, m, "id"))
+	}
+	return out
+}
+
+// TestDataAPIKeepsAccountsApart checks that each account has its own data,
+// starting from its own copy of the demo data, and that no account can
+// read or change an item of another.
+func TestDataAPIKeepsAccountsApart(t *testing.T) {
+	api := newDataAPI()
+	demo := dataClient{api: api, owner: "demo"}
+	acme := dataClient{api: api, owner: "acme"}
+	none := dataClient{api: api, owner: ""} // keys without an owner share one account
+
+	status, created := demo.do(t, "POST", "/api/tags", `{"name":"demo only"}`)
+	require.Equal(t, http.StatusCreated, status, "create: %v", created)
+	item := "/api/tags/" + dataID(t, created)
+
+	for _, c := range []dataClient{acme, none} {
+		t.Run("account "+c.owner, func(t *testing.T) {
+			for _, r := range []struct{ method, body string }{
+				{"GET", ""}, {"PATCH", `{"name":"taken"}`}, {"PUT", `{"name":"taken"}`}, {"DELETE", ""},
+			} {
+				status, body := c.do(t, r.method, item, r.body)
+				assert.Equal(t, http.StatusNotFound, status, "%s %s: %v", r.method, item, body)
+			}
+			status, list := c.do(t, "GET", "/api/tags", "")
+			require.Equal(t, http.StatusOK, status)
+			assert.Len(t, ids(t, list), 2, "a new account starts with the demo data: %v", list)
+			assert.NotContains(t, ids(t, list), dataID(t, created), "tags")
+			status, list = c.do(t, "GET", "/api/profiles?include=tags", "") // tags is not an include of profiles: the policy would refuse it; the API just copies
+			require.Equal(t, http.StatusOK, status)
+			assert.NotContains(t, fmtJSON(t, list), "demo only", "included tags")
+		})
+	}
+
+	status, got := demo.do(t, "GET", item, "")
+	require.Equal(t, http.StatusOK, status, "demo's tag: %v", got)
+	assert.Equal(t, map[string]any{"id": dataID(t, created), "name": "demo only"}, got["data"], "demo's tag after the others tried")
+
+	_, demoTags := demo.do(t, "GET", "/api/tags", "")
+	_, acmeTags := acme.do(t, "GET", "/api/tags", "")
+	for _, id := range ids(t, acmeTags) {
+		assert.NotContains(t, ids(t, demoTags), id, "an item ID in two accounts")
+	}
+}
+
+func TestDataAPIRefusesRequestsWithoutKey(t *testing.T) {
+	c := dataClient{api: newDataAPI(), noKey: true}
+	for _, method := range []string{"GET", "POST"} {
+		status, body := c.do(t, method, "/api/tags", `{"name":"x"}`)
+		assert.Equal(t, http.StatusUnauthorized, status, "%s: %v", method, body)
+	}
 }

@@ -4,10 +4,18 @@
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db keyscope.db]
 //
+// It serves accounts: every key belongs to one ([apikey.Key.Owner]), the
+// data API answers with the data of the calling key's account, and the
+// management API lists and changes only that account's keys. Keys of
+// another account are made with the keyscope command on the same database
+// (keyscope create --owner acme ...).
+//
 // The flags default to the environment variables KEYSCOPE_ADDR and
-// KEYSCOPE_DB. On first start, with no keys in the database, it mints a
-// full-access key and prints its token once on standard output. It shuts
-// down cleanly on SIGINT or SIGTERM.
+// KEYSCOPE_DB. On first start, with no key of any account in the database,
+// it mints a key of the account "demo" with scopes "*:write,keys:write" (full
+// access to the account's data, and the right to manage its keys), prints
+// its token once on standard output and says what it is on standard error.
+// It shuts down cleanly on SIGINT or SIGTERM.
 package main
 
 import (
@@ -38,9 +46,16 @@ func main() {
 	}
 }
 
+// started describes a running server, for tests.
+type started struct {
+	addr string          // the listening address
+	m    *apikey.Manager // the Manager the server verifies and manages keys with
+}
+
 // run starts the server and serves until ctx is done. If ready is not nil,
-// it receives the listening address once the server accepts connections.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+// it receives the listening address and the server's Manager once the
+// server accepts connections.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- started) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "KEYSCOPE_ADDR", "127.0.0.1:8080"), "listen address (env KEYSCOPE_ADDR)")
@@ -83,7 +98,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(stderr, "keyscope example server on http://%s (keys in %s); Ctrl-C stops it\n", ln.Addr(), *dbPath)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- started{addr: ln.Addr().String(), m: m}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -111,27 +126,43 @@ func envOr(getenv func(string) string, name, def string) string {
 	return def
 }
 
-// mintFirstKey creates a full-access key when the store holds none, and
-// prints its token once.
+// The first key, minted when the database holds no key of any account.
+const (
+	firstOwner  = "demo"
+	firstScopes = "*:write,keys:write"
+)
+
+// mintFirstKey creates the first key, for the account firstOwner with
+// firstScopes, when the store holds no key of any account, and prints its
+// token once on stdout and what it is on stderr.
 func mintFirstKey(ctx context.Context, m *apikey.Manager, stdout, stderr io.Writer) error {
-	ks, err := m.List(ctx, apikey.ListOptions{Limit: 1})
+	ks, err := m.List(ctx, apikey.ListOptions{AllOwners: true, Limit: 1})
 	if err != nil {
 		return err
 	}
 	if len(ks) > 0 {
 		return nil
 	}
-	_, tok, err := m.Create(ctx, apikey.CreateParams{Label: "first key (examples/server)"})
+	scopes, err := apikey.ParseScopes(firstScopes)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stderr, "No keys yet: minted a full-access key. It is shown once; store it safely.")
+	_, tok, err := m.Create(ctx, apikey.CreateParams{Owner: firstOwner, Label: "first key (examples/server)", Scopes: scopes})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "No keys yet: minted the first key of account %q (%s): full access to the account's data, and it may manage the account's keys. It is shown once, on stdout; store it safely.\n", firstOwner, firstScopes)
 	fmt.Fprintln(stdout, tok.Reveal())
 	return nil
 }
 
 // newHandler builds the whole server: the data API under /api/, guarded by
-// the route policy, and the key management API under /keys.
+// the route policy, and the key management API under /keys. Both act for
+// the calling key's account: the data API answers with that account's data,
+// and keyapi's default authorizer, [keyapi.AuthorizeKey], confines every
+// operation to the keys of that account and asks for a grant that names
+// "keys" (catalog must list it): "keys:read" to list and read, "keys:write"
+// for the rest. A "*:write" key alone may not manage keys.
 func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger) (http.Handler, error) {
 	guard, err := apikey.NewGuard(m, apikey.GuardOptions{Realm: "keyscope-example"})
 	if err != nil {
@@ -146,7 +177,7 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	authenticated, err := guard.Require() // any valid key; keyapi checks keys:read / keys:write
+	authenticated, err := guard.Require() // any valid key; keyapi checks a named keys:read / keys:write
 	if err != nil {
 		return nil, err
 	}
