@@ -3,10 +3,12 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,9 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The benchmarks share one fixture, built once per test binary: 100,000
-// keys minted by a Manager, held both in a memstore and in a sqlitestore
-// file, and a random sample of them to verify.
+// The lookup and Verify benchmarks share one fixture, built once per test
+// binary: 100,000 keys minted by a Manager, held both in a memstore and in a
+// sqlitestore file, and a random sample of them to verify.
+// BenchmarkListOwner has fixtures of its own, of synthetic keys.
 const (
 	benchKeys   = 100_000
 	benchSample = 1024
@@ -44,6 +47,10 @@ func TestMain(m *testing.M) {
 	if bench != nil {
 		bench.sqlite.Close()
 		os.RemoveAll(bench.dir)
+	}
+	for _, f := range ownersFixtures.m {
+		f.store.Close()
+		os.RemoveAll(f.dir)
 	}
 	os.Exit(code)
 }
@@ -95,7 +102,7 @@ func newBenchFixture() (*benchFixture, error) {
 		return nil, err
 	}
 	err = inImmediateTx(ctx, f.sqlite.write, func(conn *sql.Conn) error {
-		st, err := conn.PrepareContext(ctx, `INSERT INTO keyscope_keys (id, `+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		st, err := conn.PrepareContext(ctx, insertQuery)
 		if err != nil {
 			return err
 		}
@@ -171,7 +178,7 @@ func BenchmarkPointLookup(b *testing.B) {
 		if !rows.Next() {
 			return fmt.Errorf("key %s not found: %v", id, rows.Err())
 		}
-		if err := rows.Scan(&v.label, &v.scopes, &v.active, &v.created, &v.used, &v.expires, &v.clonedFrom, &v.hint, &v.digest); err != nil {
+		if err := rows.Scan(&v.label, &v.scopes, &v.active, &v.created, &v.used, &v.expires, &v.clonedFrom, &v.hint, &v.digest, &v.owner); err != nil {
 			return err
 		}
 		return rows.Close()
@@ -235,4 +242,162 @@ func BenchmarkCreate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// ownerKeys is how many keys each owner has in the fixtures of
+// BenchmarkListOwner, and the page it lists.
+const ownerKeys = 100
+
+// BenchmarkListOwner lists one owner's keys, a page of ownerKeys, among
+// 100,000 and among 1,000,000 keys (1,000 and 10,000 owners): the owner
+// index must keep the cost the same whatever the total.
+func BenchmarkListOwner(b *testing.B) {
+	ctx := context.Background()
+	for _, total := range []struct {
+		name string
+		n    int
+	}{{"100k", 100_000}, {"1M", 1_000_000}} {
+		b.Run("total="+total.name, func(b *testing.B) {
+			f := ownersSetup(b, total.n)
+			opts := apikey.ListOptions{Limit: ownerKeys}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() { // b.Fatal rather than require: see run
+				opts.Owner = f.owners[i%len(f.owners)]
+				ks, err := f.store.List(ctx, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ks) != ownerKeys {
+					b.Fatalf("List of owner %q: %d keys, want %d", opts.Owner, len(ks), ownerKeys)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// ownersFixture is a database of synthetic keys, ownerKeys per owner.
+type ownersFixture struct {
+	dir    string
+	store  *Store
+	owners []string // every owner, in random order
+}
+
+// ownersFixtures are built once per total number of keys and test binary,
+// however many times the benchmarks run; TestMain removes them.
+var ownersFixtures = struct {
+	sync.Mutex
+	m map[int]*ownersFixture
+}{m: map[int]*ownersFixture{}}
+
+func ownersSetup(b *testing.B, total int) *ownersFixture {
+	b.Helper()
+	ownersFixtures.Lock()
+	defer ownersFixtures.Unlock()
+	if f := ownersFixtures.m[total]; f != nil {
+		return f
+	}
+	f, err := newOwnersFixture(total)
+	require.NoError(b, err, "building the fixture of %d keys", total)
+	ownersFixtures.m[total] = f
+	return f
+}
+
+// newOwnersFixture writes total synthetic keys, as an application with
+// total/ownerKeys accounts would have made them over the years: one a
+// minute, each by a random account. So each owner's keys are spread over
+// the whole table, and the owner index grew by inserts at random places,
+// as it does in use. The records go in by the Store's own insert, in one
+// transaction on its write handle: minting a million keys through a
+// Manager would take minutes.
+func newOwnersFixture(total int) (_ *ownersFixture, err error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "sqlitestore-owners-")
+	if err != nil {
+		return nil, err
+	}
+	f := &ownersFixture{dir: dir}
+	defer func() {
+		if err != nil {
+			if f.store != nil {
+				f.store.Close()
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+	if f.store, err = Open(filepath.Join(dir, "owners.db")); err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(3, uint64(total)))
+	f.owners = make([]string, total/ownerKeys)
+	for i := range f.owners {
+		f.owners[i] = fmt.Sprintf("acct_%07d", i)
+	}
+	order := make([]int32, total) // the owner of each key, in creation order
+	for i := range order {
+		order[i] = int32(i / ownerKeys)
+	}
+	rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	rng.Shuffle(len(f.owners), func(i, j int) { f.owners[i], f.owners[j] = f.owners[j], f.owners[i] })
+
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	scopes := apikey.FullAccess()
+	digest := make([]byte, 1+32)
+	digest[0] = byte(apikey.SHA256)
+	w := f.store.write
+	// A page cache large enough for the whole owner index, so that the
+	// inserts at random places in it do not spill to the file and read it
+	// back; restored afterwards.
+	if _, err := w.ExecContext(ctx, "PRAGMA cache_size = -262144"); err != nil {
+		return nil, err
+	}
+	err = inImmediateTx(ctx, w, func(conn *sql.Conn) error {
+		st, err := conn.PrepareContext(ctx, insertQuery)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for i, owner := range order {
+			created := start.Add(time.Duration(i) * time.Minute)
+			var k apikey.Key
+			k.ID = syntheticV7(created, rng)
+			k.Owner = f.owners[owner]
+			k.Label = "key " + strconv.Itoa(i)
+			k.Scopes = scopes
+			k.Active = true
+			k.CreatedAt = created
+			k.Hint = "sk_…" + k.ID.String()[32:]
+			for j := 1; j < len(digest); j += 8 {
+				binary.LittleEndian.PutUint64(digest[j:], rng.Uint64())
+			}
+			if k.Digest, err = apikey.DecodeDigest(digest); err != nil {
+				return err
+			}
+			if _, err := st.ExecContext(ctx, insertArgs(k)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.ExecContext(ctx, "PRAGMA cache_size = -2000"); err != nil {
+		return nil, err
+	}
+	// Readers then read the database file, not a WAL of every page.
+	if _, err := w.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// syntheticV7 returns a UUIDv7 of time t with random bits from rng: the
+// IDs of keys made at increasing times sort in that order.
+func syntheticV7(t time.Time, rng *rand.Rand) uuid.UUID {
+	var id uuid.UUID
+	binary.BigEndian.PutUint64(id[:8], uint64(t.UnixMilli())<<16|rng.Uint64()&0x0fff|0x7000)
+	binary.BigEndian.PutUint64(id[8:], rng.Uint64()&(1<<62-1)|1<<63)
+	return id
 }

@@ -28,6 +28,26 @@
 // their canonical text; digests are [apikey.Digest.Bytes], algorithm tag
 // first. Secrets are never stored.
 //
+// The owner ([apikey.Key.Owner]) is a TEXT column compared byte for byte,
+// empty for a key without one, and an index on (owner, id) holds each owner's
+// keys in List order: listing one owner reads a range of that index and
+// then each key by its ID, so a page costs in proportion to the keys it
+// returns, not to the keys of every owner. Listing with
+// [apikey.ListOptions].AllOwners reads the primary key instead. Update
+// never writes the owner.
+//
+// The schema versions so far:
+//
+//   - 1 (0001_keys.sql): the table keyscope_keys.
+//   - 2 (0002_owner.sql): the owner column and its index. A database of
+//     version 1 is upgraded in place when it is opened: its keys get the
+//     empty owner, and keep verifying with the tokens issued for them. Adding
+//     the column rewrites no row; building the index reads the table once.
+//
+// An older version of this package refuses a database once it is upgraded,
+// as it refuses any newer schema: run one version of keyscope on a file, or
+// upgrade every program that opens it together.
+//
 // # Connections and concurrency
 //
 // The database is in WAL mode (journal_mode=WAL, which Open sets and which

@@ -44,22 +44,22 @@ func FuzzOpenPath(f *testing.F) {
 // Get must return an error or a record, never panic, and a record must
 // carry the values as written.
 func FuzzGetDecodesAnyRow(f *testing.F) {
-	f.Add("label", "*:write", int64(1), int64(1800000000000000), int64(0), []byte{1}, "hint")
-	f.Add("", "", int64(0), int64(-1), int64(1), []byte{3, 0, 0, 0, 2, 0, 0, 0, 8, 1}, "")
-	f.Add("x", "lists:wrote", int64(1), int64(0), int64(0), []byte{}, "h")
-	f.Add("x", ",,,", int64(1), int64(1<<62), int64(0), []byte{9, 9}, "h")
+	f.Add("label", "*:write", int64(1), int64(1800000000000000), int64(0), []byte{1}, "hint", "")
+	f.Add("", "", int64(0), int64(-1), int64(1), []byte{3, 0, 0, 0, 2, 0, 0, 0, 8, 1}, "", "acct_42")
+	f.Add("x", "lists:wrote", int64(1), int64(0), int64(0), []byte{}, "h", "clé 商店 🔑")
+	f.Add("x", ",,,", int64(1), int64(1<<62), int64(0), []byte{9, 9}, "h", "a\x00b\xff")
 	s, err := Open(filepath.Join(f.TempDir(), "fuzz.db"))
 	require.NoError(f, err)
 	f.Cleanup(func() { s.Close() })
-	f.Fuzz(func(t *testing.T, label, scopes string, active, created, expires int64, digest []byte, hint string) {
+	f.Fuzz(func(t *testing.T, label, scopes string, active, created, expires int64, digest []byte, hint, owner string) {
 		ctx := context.Background()
 		id := uuid.New()
 		var exp any
 		if expires != 0 {
 			exp = expires
 		}
-		_, err := s.write.ExecContext(ctx, `INSERT INTO keyscope_keys (id, `+columns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?)`,
-			id[:], label, scopes, active, created, exp, hint, digest)
+		_, err := s.write.ExecContext(ctx, `INSERT INTO keyscope_keys (id, `+columns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?, ?)`,
+			id[:], label, scopes, active, created, exp, hint, digest, owner)
 		if err != nil {
 			t.Skip() // refused by the schema's constraints
 		}
@@ -69,14 +69,14 @@ func FuzzGetDecodesAnyRow(f *testing.F) {
 			return
 		}
 		type row struct {
-			ID             uuid.UUID
-			Label, Hint    string
-			Active         bool
-			Created        int64
-			Scopes, Digest string
+			ID                 uuid.UUID
+			Owner, Label, Hint string
+			Active             bool
+			Created            int64
+			Scopes, Digest     string
 		}
-		assert.Equal(t, row{id, label, hint, active != 0, created, canonical(t, scopes), string(digest)},
-			row{k.ID, k.Label, k.Hint, k.Active, k.CreatedAt.UnixMicro(), k.Scopes.String(), string(k.Digest.Bytes())},
+		assert.Equal(t, row{id, owner, label, hint, active != 0, created, canonical(t, scopes), string(digest)},
+			row{k.ID, k.Owner, k.Label, k.Hint, k.Active, k.CreatedAt.UnixMicro(), k.Scopes.String(), string(k.Digest.Bytes())},
 			"Get decoded the row as %+v", k)
 	})
 }

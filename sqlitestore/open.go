@@ -226,6 +226,21 @@ func describe(err error) error {
 	return err
 }
 
+// insertQuery stores a record, with the arguments insertArgs returns.
+const insertQuery = `INSERT INTO keyscope_keys (id, ` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// The queries of List: one owner's keys, or every key, each from the
+// newest or from before a cursor. An owner's are a range of the index on
+// (owner, id) and every key a range of the primary key, both read in the
+// order listed, so that a page costs in proportion to the keys it returns.
+// TestListQueryPlans checks that SQLite plans them so.
+const (
+	listOwnerQuery       = `SELECT id, ` + columns + ` FROM keyscope_keys WHERE owner = ? ORDER BY id DESC LIMIT ?`
+	listOwnerBeforeQuery = `SELECT id, ` + columns + ` FROM keyscope_keys WHERE owner = ? AND id < ? ORDER BY id DESC LIMIT ?`
+	listAllQuery         = `SELECT id, ` + columns + ` FROM keyscope_keys ORDER BY id DESC LIMIT ?`
+	listAllBeforeQuery   = `SELECT id, ` + columns + ` FROM keyscope_keys WHERE id < ? ORDER BY id DESC LIMIT ?`
+)
+
 // newStore returns a Store over the handles read and write, named name in
 // errors, with its statements prepared. With owned, Close closes the
 // handles.
@@ -238,9 +253,11 @@ func newStore(name string, read, write *sql.DB, owned bool) (*Store, error) {
 		query string
 	}{
 		{&s.get, read, `SELECT ` + columns + ` FROM keyscope_keys WHERE id = ?`},
-		{&s.listAll, read, `SELECT id, ` + columns + ` FROM keyscope_keys ORDER BY id DESC LIMIT ?`},
-		{&s.listBefore, read, `SELECT id, ` + columns + ` FROM keyscope_keys WHERE id < ? ORDER BY id DESC LIMIT ?`},
-		{&s.insert, write, `INSERT INTO keyscope_keys (id, ` + columns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.listOwner, read, listOwnerQuery},
+		{&s.listOwnerBefore, read, listOwnerBeforeQuery},
+		{&s.listAll, read, listAllQuery},
+		{&s.listAllBefore, read, listAllBeforeQuery},
+		{&s.insert, write, insertQuery},
 		{&s.update, write, `UPDATE keyscope_keys SET
 			label = coalesce(?1, label),
 			active = coalesce(?2, active),
@@ -262,7 +279,7 @@ func newStore(name string, read, write *sql.DB, owned bool) (*Store, error) {
 
 // closeStmts closes the prepared statements that are open.
 func (s *Store) closeStmts() {
-	for _, st := range []*sql.Stmt{s.get, s.listAll, s.listBefore, s.insert, s.update, s.del} {
+	for _, st := range []*sql.Stmt{s.get, s.listOwner, s.listOwnerBefore, s.listAll, s.listAllBefore, s.insert, s.update, s.del} {
 		if st != nil {
 			st.Close()
 		}

@@ -13,13 +13,13 @@ import (
 
 // columns are the columns of a key record after its id, in the order of
 // insertArgs and of the scan targets of scan.
-const columns = `label, scopes, active, created_at, last_used_at, expires_at, cloned_from, hint, digest`
+const columns = `label, scopes, active, created_at, last_used_at, expires_at, cloned_from, hint, digest, owner`
 
 // insertArgs returns the arguments of the insert statement for k.
 func insertArgs(k apikey.Key) []any {
 	return []any{k.ID[:], k.Label, k.Scopes.String(), k.Active,
 		micros(k.CreatedAt), nullMicros(k.LastUsedAt), nullMicros(k.ExpiresAt),
-		nullID(k.ClonedFrom), k.Hint, k.Digest.Bytes()}
+		nullID(k.ClonedFrom), k.Hint, k.Digest.Bytes(), k.Owner}
 }
 
 // scopeCache remembers parsed scope lists. Applications use a handful of
@@ -82,7 +82,7 @@ func (s *Store) scanOne(rows *sql.Rows, id uuid.UUID) (apikey.Key, error) {
 // as the driver's own values, which skips database/sql's conversions.
 type rowValues struct {
 	id, clonedFrom, digest         sql.RawBytes
-	label, scopes, hint            string
+	label, scopes, hint, owner     string
 	active, created, used, expires any
 }
 
@@ -90,7 +90,7 @@ type rowValues struct {
 // the id column; otherwise the key's ID is id.
 func (s *Store) scan(rows *sql.Rows, id uuid.UUID, withID bool) (apikey.Key, error) {
 	v := new(rowValues)
-	dest := [...]any{&v.id, &v.label, &v.scopes, &v.active, &v.created, &v.used, &v.expires, &v.clonedFrom, &v.hint, &v.digest}
+	dest := [...]any{&v.id, &v.label, &v.scopes, &v.active, &v.created, &v.used, &v.expires, &v.clonedFrom, &v.hint, &v.digest, &v.owner}
 	d := dest[1:]
 	if withID {
 		d = dest[:]
@@ -104,7 +104,7 @@ func (s *Store) scan(rows *sql.Rows, id uuid.UUID, withID bool) (apikey.Key, err
 		}
 		copy(id[:], v.id)
 	}
-	k := apikey.Key{ID: id, Label: v.label, Hint: v.hint}
+	k := apikey.Key{ID: id, Owner: v.owner, Label: v.label, Hint: v.hint}
 	bad := func(what string, err error) (apikey.Key, error) {
 		return apikey.Key{}, fmt.Errorf("key %s has malformed %s: %w", id, what, err)
 	}

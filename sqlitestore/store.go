@@ -26,8 +26,10 @@ type Store struct {
 	// Store's own writes never contend for SQLite's lock.
 	writer chan struct{}
 
-	get, listAll, listBefore *sql.Stmt // on read
-	insert, update, del      *sql.Stmt // on write
+	get                        *sql.Stmt // on read
+	listOwner, listOwnerBefore *sql.Stmt // on read
+	listAll, listAllBefore     *sql.Stmt // on read
+	insert, update, del        *sql.Stmt // on write
 
 	scopes scopeCache
 
@@ -100,7 +102,9 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
 	return k, nil
 }
 
-// List implements apikey.Store.
+// List implements apikey.Store. One owner's keys are a range of the index
+// on (owner, id); with opts.AllOwners, every key is a range of the primary
+// key.
 func (s *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
 	if err := s.begin(ctx); err != nil {
 		return nil, err
@@ -111,31 +115,43 @@ func (s *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key
 	}
 	var rows *sql.Rows
 	var err error
-	if opts.Before == uuid.Nil {
+	switch {
+	case opts.AllOwners && opts.Before == uuid.Nil:
 		rows, err = s.listAll.QueryContext(ctx, limit)
-	} else {
-		rows, err = s.listBefore.QueryContext(ctx, opts.Before[:], limit)
+	case opts.AllOwners:
+		rows, err = s.listAllBefore.QueryContext(ctx, opts.Before[:], limit)
+	case opts.Before == uuid.Nil:
+		rows, err = s.listOwner.QueryContext(ctx, opts.Owner, limit)
+	default:
+		rows, err = s.listOwnerBefore.QueryContext(ctx, opts.Owner, opts.Before[:], limit)
+	}
+	what := func() string {
+		if opts.AllOwners {
+			return "listing keys"
+		}
+		return fmt.Sprintf("listing keys of owner %.64q", opts.Owner)
 	}
 	if err != nil {
-		return nil, s.errorf(err, "listing keys")
+		return nil, s.errorf(err, "%s", what())
 	}
 	defer rows.Close()
 	ks := []apikey.Key{}
 	for rows.Next() {
 		k, err := s.scan(rows, uuid.Nil, true)
 		if err != nil {
-			return nil, s.errorf(err, "listing keys")
+			return nil, s.errorf(err, "%s", what())
 		}
 		ks = append(ks, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.errorf(err, "listing keys")
+		return nil, s.errorf(err, "%s", what())
 	}
 	return ks, nil
 }
 
 // Update implements apikey.Store. It is one UPDATE ... RETURNING statement,
-// so the change and the record returned are one atomic step.
+// so the change and the record returned are one atomic step. It never
+// writes the owner column: a key's owner is fixed at creation.
 func (s *Store) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apikey.Key, error) {
 	if u.Label == nil && u.Active == nil && u.ExpiresAt == nil {
 		k, err := s.Get(ctx, id)
