@@ -1,15 +1,19 @@
 // Package memstore is an in-memory [apikey.Store], for tests, demos and
 // single-process apps that can afford to lose their keys on restart.
 //
-// Lookups by ID are O(1); List sorts the IDs on each call and costs
-// O(n log n).
+// Lookups by ID are O(1). The Store keeps each owner's records together
+// in memory with an index of them by ID, and an index of every record by
+// ID, so that List costs O(log n + k) for a page of k keys, whether of one
+// owner or of every owner, however many keys other owners hold. Create and
+// Delete keep the indexes in step at a cost of O(log n) plus moving at most
+// a few hundred index entries (and, once in a few hundred calls, a list of
+// n/128 slice headers at most). The room an owner's records take is sized
+// for the most keys it has held at once, and freed with its last key.
 package memstore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -20,15 +24,33 @@ import (
 // Store is an in-memory apikey.Store. The zero value is not usable; call New.
 // A Store is safe for concurrent use by multiple goroutines.
 type Store struct {
-	mu   sync.RWMutex
-	keys map[uuid.UUID]apikey.Key
+	mu sync.RWMutex
+	// keys locates every record. Update and MarkUsed change a record in
+	// place under the write lock; every read copies it under the read lock,
+	// so that no caller ever holds a reference into the Store.
+	keys map[uuid.UUID]place
+	// all indexes every record by ID, for listing with AllOwners.
+	all index[place]
+	// owners holds each owner's records. An owner has an entry only while
+	// it has keys: Delete drops the entry with its last key, so that owners
+	// that come and go leave nothing behind.
+	owners map[string]*owned
 }
+
+// place is where a record lives: in a slot of the records of an owner.
+type place struct {
+	o    *owned
+	slot int32
+}
+
+// key returns the record at p, good until the owner's next add.
+func (p place) key() *apikey.Key { return p.o.at(p.slot) }
 
 var _ apikey.Store = (*Store)(nil)
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{keys: make(map[uuid.UUID]apikey.Key)}
+	return &Store{keys: make(map[uuid.UUID]place), owners: make(map[string]*owned)}
 }
 
 // Len returns the number of keys held.
@@ -49,7 +71,14 @@ func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 		return fmt.Errorf("%w: %s", apikey.ErrDuplicateID, k.ID)
 	}
 	k.CreatedAt, k.LastUsedAt, k.ExpiresAt = utc(k.CreatedAt), utc(k.LastUsedAt), utc(k.ExpiresAt)
-	s.keys[k.ID] = k
+	o := s.owners[k.Owner]
+	if o == nil {
+		o = new(owned)
+		s.owners[k.Owner] = o
+	}
+	p := place{o, o.add(k)}
+	s.keys[k.ID] = p
+	s.all.Insert(k.ID, p)
 	return nil
 }
 
@@ -68,37 +97,61 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (apikey.Key, error) {
 		return apikey.Key{}, err
 	}
 	s.mu.RLock()
-	k, ok := s.keys[id]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	p, ok := s.keys[id]
 	if !ok {
 		return apikey.Key{}, apikey.ErrNotFound
 	}
-	return k, nil
+	return *p.key(), nil
 }
 
-// List implements apikey.Store.
+// List implements apikey.Store. It reads the index of opts.Owner, or of
+// every key with opts.AllOwners, from the cursor down, and copies only the
+// records of the page.
 func (s *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	// Sort the 16-byte IDs, not the records, then copy only the page.
-	ids := make([]uuid.UUID, 0, len(s.keys))
-	for id := range s.keys {
-		if opts.Before == uuid.Nil || bytes.Compare(id[:], opts.Before[:]) < 0 {
-			ids = append(ids, id)
+	if opts.AllOwners {
+		out, n := newPage(s.all.Len(), opts)
+		for p := range s.all.Before(opts.Before) {
+			if len(out) == n {
+				break
+			}
+			out = append(out, *p.key())
 		}
+		return out, nil
 	}
-	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(b[:], a[:]) })
-	if opts.Limit > 0 && len(ids) > opts.Limit {
-		ids = ids[:opts.Limit]
+	o := s.owners[opts.Owner]
+	if o == nil {
+		return []apikey.Key{}, nil
 	}
-	out := make([]apikey.Key, len(ids))
-	for i, id := range ids {
-		out[i] = s.keys[id]
+	out, n := newPage(o.byID.Len(), opts)
+	for i := range o.byID.Before(opts.Before) {
+		if len(out) == n {
+			break
+		}
+		out = append(out, *o.at(i))
 	}
 	return out, nil
+}
+
+// newPage returns an empty slice for a page of opts among held keys, and
+// the most keys the page may hold. Without a cursor the page holds exactly
+// that many; a cursor may leave fewer, so then the slice starts smaller
+// and append grows it.
+func newPage(held int, opts apikey.ListOptions) ([]apikey.Key, int) {
+	n := held
+	if opts.Limit > 0 {
+		n = min(n, opts.Limit)
+	}
+	size := n
+	if opts.Before != uuid.Nil {
+		size = min(n, 128)
+	}
+	return make([]apikey.Key, 0, size), n
 }
 
 // Update implements apikey.Store.
@@ -108,10 +161,11 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apik
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, ok := s.keys[id]
+	p, ok := s.keys[id]
 	if !ok {
 		return apikey.Key{}, fmt.Errorf("%w: %s", apikey.ErrNotFound, id)
 	}
+	k := p.key()
 	if u.Label != nil {
 		k.Label = *u.Label
 	}
@@ -121,8 +175,7 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apik
 	if u.ExpiresAt != nil {
 		k.ExpiresAt = utc(*u.ExpiresAt)
 	}
-	s.keys[id] = k
-	return k, nil
+	return *k, nil
 }
 
 // Delete implements apikey.Store.
@@ -132,10 +185,16 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.keys[id]; !ok {
+	p, ok := s.keys[id]
+	if !ok {
 		return fmt.Errorf("%w: %s", apikey.ErrNotFound, id)
 	}
+	owner := p.key().Owner
 	delete(s.keys, id)
+	s.all.Remove(id)
+	if !p.o.remove(p.slot) {
+		delete(s.owners, owner)
+	}
 	return nil
 }
 
@@ -147,9 +206,10 @@ func (s *Store) MarkUsed(ctx context.Context, uses []apikey.Use) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range uses {
-		if k, ok := s.keys[u.ID]; ok && u.At.After(k.LastUsedAt) {
-			k.LastUsedAt = utc(u.At)
-			s.keys[u.ID] = k
+		if p, ok := s.keys[u.ID]; ok {
+			if k := p.key(); u.At.After(k.LastUsedAt) {
+				k.LastUsedAt = utc(u.At)
+			}
 		}
 	}
 	return nil

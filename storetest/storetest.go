@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +46,11 @@ func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"DigestsOfEveryAlgorithmRoundTrip", testDigests},
 		{"ListEmpty", testListEmpty},
 		{"ListNewestFirstWithPaging", testListPaging},
+		{"OwnersRoundTripExactly", testOwnersRoundTrip},
+		{"ListNeverShowsAnotherOwnersKeys", testOwnerIsolation},
+		{"ListOwnerWithNoKeys", testOwnerWithNoKeys},
+		{"ListAllOwnersNewestFirst", testListAllOwners},
+		{"UpdateNeverChangesOwner", testUpdateKeepsOwner},
 		{"UpdateFields", testUpdate},
 		{"UpdateMissingIsNotFound", testUpdateMissing},
 		{"UpdateNothingReturnsCurrent", testUpdateNothing},
@@ -72,7 +78,10 @@ func sha256Digest(t *testing.T, fill byte) apikey.Digest {
 	return d
 }
 
-// newRecord returns a complete record with a fresh UUIDv7.
+// recordOwner is the owner of the records newRecord makes.
+const recordOwner = "acct_42"
+
+// newRecord returns a complete record with a fresh UUIDv7, owned by recordOwner.
 func newRecord(t *testing.T, label string) apikey.Key {
 	t.Helper()
 	id, err := uuid.NewV7()
@@ -81,6 +90,7 @@ func newRecord(t *testing.T, label string) apikey.Key {
 	require.NoError(t, err, "ParseScopes")
 	return apikey.Key{
 		ID:         id,
+		Owner:      recordOwner,
 		Label:      label,
 		Scopes:     sc,
 		Active:     true,
@@ -154,6 +164,7 @@ func Diff(got, want apikey.Key) string {
 		}
 	}
 	check("ID", got.ID == want.ID, got.ID, want.ID)
+	check("Owner", got.Owner == want.Owner, fmt.Sprintf("%.40q", got.Owner), fmt.Sprintf("%.40q", want.Owner))
 	check("Label", got.Label == want.Label, fmt.Sprintf("%.40q", got.Label), fmt.Sprintf("%.40q", want.Label))
 	check("Scopes", got.Scopes.Equal(want.Scopes), got.Scopes, want.Scopes)
 	check("Active", got.Active == want.Active, got.Active, want.Active)
@@ -173,6 +184,7 @@ func testCreateGet(t *testing.T, s apikey.Store) {
 			k.LastUsedAt, k.ExpiresAt, k.ClonedFrom = time.Time{}, time.Time{}, uuid.Nil
 		},
 		"inactive": func(k *apikey.Key) { k.Active = false },
+		"no owner": func(k *apikey.Key) { k.Owner = "" },
 		"times given in another zone": func(k *apikey.Key) {
 			zone := time.FixedZone("UTC+5", 5*3600)
 			k.CreatedAt, k.LastUsedAt, k.ExpiresAt = k.CreatedAt.In(zone), k.LastUsedAt.In(zone), k.ExpiresAt.In(zone)
@@ -221,11 +233,13 @@ func testCopies(t *testing.T, s apikey.Store) {
 	want := k
 	k.Label = "changed after Create"
 	got := mustGet(t, s, want.ID)
-	got.Label, got.Active = "changed after Get", false
-	list, err := s.List(context.Background(), apikey.ListOptions{})
-	require.NoError(t, err, "List")
-	require.Len(t, list, 1, "List")
-	list[0].Label = "changed after List"
+	got.Owner, got.Label, got.Active = "changed after Get", "changed after Get", false
+	for _, opts := range []apikey.ListOptions{{Owner: recordOwner}, {AllOwners: true}} {
+		list, err := s.List(context.Background(), opts)
+		require.NoError(t, err, "List(%+v)", opts)
+		require.Len(t, list, 1, "List(%+v)", opts)
+		list[0].Owner, list[0].Label = "changed after List", "changed after List"
+	}
 	assertSame(t, want, mustGet(t, s, want.ID), "mutating a passed or returned record changed the store")
 }
 
@@ -294,9 +308,20 @@ func testDigests(t *testing.T, s apikey.Store) {
 }
 
 func testListEmpty(t *testing.T, s apikey.Store) {
-	ks, err := s.List(context.Background(), apikey.ListOptions{})
-	require.NoError(t, err, "List on an empty store")
-	assert.Empty(t, ks, "List on an empty store")
+	cursor := uuid.Must(uuid.NewV7())
+	for name, opts := range map[string]apikey.ListOptions{
+		"no owner":              {},
+		"an owner":              {Owner: recordOwner},
+		"every owner":           {AllOwners: true},
+		"an owner, one page":    {Owner: recordOwner, Before: cursor, Limit: 10},
+		"every owner, one page": {AllOwners: true, Before: cursor, Limit: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ks, err := s.List(context.Background(), opts)
+			require.NoError(t, err, "List(%+v) on an empty store", opts)
+			assert.Empty(t, ks, "List(%+v) on an empty store", opts)
+		})
+	}
 }
 
 func testListPaging(t *testing.T, s apikey.Store) {
@@ -307,23 +332,12 @@ func testListPaging(t *testing.T, s apikey.Store) {
 		mustCreate(t, s, k)
 		newestFirst[n-1-i] = k.ID.String()
 	}
-	all, err := s.List(context.Background(), apikey.ListOptions{})
+	all, err := s.List(context.Background(), apikey.ListOptions{Owner: recordOwner})
 	require.NoError(t, err, "List")
 	assert.Equal(t, newestFirst, keyIDs(all), "List: want every key, newest first")
 	for _, limit := range []int{1, 7, 25, 100} {
 		t.Run(fmt.Sprintf("limit %d", limit), func(t *testing.T) {
-			var got []string
-			opts := apikey.ListOptions{Limit: limit}
-			for range n + 1 {
-				page, err := s.List(context.Background(), opts)
-				require.NoError(t, err, "List(%+v)", opts)
-				assert.LessOrEqual(t, len(page), limit, "keys in a page")
-				if len(page) == 0 {
-					break
-				}
-				got = append(got, keyIDs(page)...)
-				opts.Before = page[len(page)-1].ID
-			}
+			got := pageThrough(t, s, apikey.ListOptions{Owner: recordOwner, Limit: limit}, n)
 			assert.Equal(t, newestFirst, got, "keys paged with limit %d: want every key, newest first", limit)
 		})
 	}
@@ -353,7 +367,7 @@ func testUpdateMissing(t *testing.T, s apikey.Store) {
 	label := "x"
 	_, err := s.Update(context.Background(), uuid.Must(uuid.NewV7()), apikey.Update{Label: &label})
 	assert.ErrorIs(t, err, apikey.ErrNotFound, "Update(missing)")
-	ks, err := s.List(context.Background(), apikey.ListOptions{})
+	ks, err := s.List(context.Background(), apikey.ListOptions{AllOwners: true})
 	require.NoError(t, err, "List")
 	assert.Empty(t, ks, "Update(missing) created records")
 }
@@ -376,9 +390,11 @@ func testDelete(t *testing.T, s apikey.Store) {
 	_, err := s.Get(context.Background(), gone.ID)
 	assert.ErrorIs(t, err, apikey.ErrNotFound, "Get after Delete")
 	assertSame(t, keep, mustGet(t, s, keep.ID), "Delete of another key changed this one")
-	ks, err := s.List(context.Background(), apikey.ListOptions{})
-	require.NoError(t, err, "List after Delete")
-	assert.Equal(t, []string{keep.ID.String()}, keyIDs(ks), "List after Delete")
+	for _, opts := range []apikey.ListOptions{{Owner: recordOwner}, {AllOwners: true}} {
+		ks, err := s.List(context.Background(), opts)
+		require.NoError(t, err, "List(%+v) after Delete", opts)
+		assert.Equal(t, []string{keep.ID.String()}, keyIDs(ks), "List(%+v) after Delete", opts)
+	}
 }
 
 func testDeleteMissing(t *testing.T, s apikey.Store) {
@@ -415,7 +431,8 @@ func testCanceled(t *testing.T, s apikey.Store) {
 	calls := map[string]func() error{
 		"Create":   func() error { return s.Create(ctx, newRecord(t, "new")) },
 		"Get":      func() error { _, err := s.Get(ctx, k.ID); return err },
-		"List":     func() error { _, err := s.List(ctx, apikey.ListOptions{}); return err },
+		"List":     func() error { _, err := s.List(ctx, apikey.ListOptions{Owner: recordOwner}); return err },
+		"ListAll":  func() error { _, err := s.List(ctx, apikey.ListOptions{AllOwners: true}); return err },
 		"Update":   func() error { _, err := s.Update(ctx, k.ID, apikey.Update{Label: &label}); return err },
 		"Delete":   func() error { return s.Delete(ctx, k.ID) },
 		"MarkUsed": func() error { return s.MarkUsed(ctx, []apikey.Use{{ID: k.ID, At: time.Now()}}) },
@@ -429,18 +446,22 @@ func testCanceled(t *testing.T, s apikey.Store) {
 }
 
 // testManagerLifecycle runs the Manager's operations over the store, as an
-// application would.
+// application would, for a key with an owner.
 func testManagerLifecycle(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	m, err := apikey.NewManager(apikey.Options{Store: s, UsageInterval: -1})
 	require.NoError(t, err, "NewManager")
-	k, tok, err := m.Create(ctx, apikey.CreateParams{Label: "lifecycle", Scopes: apikey.ReadOnly()})
+	const acct = "bücher-köln"
+	k, tok, err := m.Create(ctx, apikey.CreateParams{Owner: acct, Label: "lifecycle", Scopes: apikey.ReadOnly()})
 	require.NoError(t, err, "Manager.Create")
+	assert.Equal(t, acct, k.Owner, "owner of the created key")
+	assert.Equal(t, acct, mustGet(t, s, k.ID).Owner, "owner of the stored key")
 	verify := func(token, what string, want error) {
 		t.Helper()
-		_, err := m.Verify(ctx, token)
+		got, err := m.Verify(ctx, token)
 		if want == nil {
 			assert.NoError(t, err, "Verify of %s", what)
+			assert.Equal(t, acct, got.Owner, "owner Verify of %s returns", what)
 		} else {
 			assert.ErrorIs(t, err, want, "Verify of %s", what)
 		}
@@ -457,16 +478,43 @@ func testManagerLifecycle(t *testing.T, s apikey.Store) {
 	assert.Equal(t, k.ID.String(), c.ClonedFrom.String(), "clone's ClonedFrom")
 	assert.True(t, c.Scopes.Equal(k.Scopes), "clone's scopes %q, want the original's %q", c.Scopes, k.Scopes)
 	assert.Equal(t, k.Label, c.Label, "clone's label")
+	assert.Equal(t, acct, c.Owner, "clone's owner")
+	assert.Equal(t, acct, mustGet(t, s, c.ID).Owner, "stored clone's owner")
 	verify(ctok.Reveal(), "a clone", nil)
 	verify(tok.Reveal(), "a cloned key", nil)
+	r, rtok, err := m.Roll(ctx, c.ID, time.Hour)
+	require.NoError(t, err, "Manager.Roll")
+	assert.Equal(t, acct, r.Owner, "rolled key's owner")
+	assert.Equal(t, acct, mustGet(t, s, r.ID).Owner, "stored rolled key's owner")
+	assert.Equal(t, acct, mustGet(t, s, c.ID).Owner, "owner of the key rolled, after the roll")
+	verify(rtok.Reveal(), "a rolled key", nil)
+	ks, err := m.List(ctx, apikey.ListOptions{Owner: acct})
+	require.NoError(t, err, "Manager.List of the owner")
+	assert.Equal(t, []string{r.ID.String(), c.ID.String(), k.ID.String()}, keyIDs(ks), "Manager.List of the owner")
+	for _, other := range []string{"", "bücher", "Bücher-Köln"} {
+		ks, err := m.List(ctx, apikey.ListOptions{Owner: other})
+		require.NoError(t, err, "Manager.List(%q)", other)
+		assert.Empty(t, ks, "Manager.List(%q) of another owner", other)
+	}
 	require.NoError(t, m.Delete(ctx, k.ID), "Manager.Delete")
 	verify(tok.Reveal(), "a deleted key", apikey.ErrInvalidKey)
 	verify(ctok.Reveal(), "the clone of a deleted key", nil)
 }
 
-// testStress runs workers that create, verify, toggle, clone and delete keys
-// concurrently through a Manager, then checks the store against the model
-// each worker kept of its own keys. Run it under -race.
+// stressOwners are the owners of the keys of the stress test.
+var stressOwners = []string{"", "acct_1", "acct_10", "東京"}
+
+// stressKey is what the stress test's model knows of a key.
+type stressKey struct {
+	tok    string
+	owner  string
+	active bool
+}
+
+// testStress runs workers that create, verify, toggle, clone, list and
+// delete keys of several owners concurrently through a Manager, then checks
+// the store against the model each worker kept of its own keys. Run it
+// under -race.
 func testStress(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	m, err := apikey.NewManager(apikey.Options{Store: s, UsageInterval: time.Hour})
@@ -475,20 +523,17 @@ func testStress(t *testing.T, s apikey.Store) {
 	const workers, ops = 8, 150
 	// A few keys every worker toggles and verifies at once.
 	type shared struct {
-		id  uuid.UUID
-		tok string
+		id uuid.UUID
+		stressKey
 	}
 	var common []shared
 	for i := range 4 {
-		k, tok, err := m.Create(ctx, apikey.CreateParams{Label: fmt.Sprintf("shared %d", i)})
+		o := stressOwners[i%len(stressOwners)]
+		k, tok, err := m.Create(ctx, apikey.CreateParams{Owner: o, Label: fmt.Sprintf("shared %d", i)})
 		require.NoError(t, err, "Manager.Create")
-		common = append(common, shared{k.ID, tok.Reveal()})
+		common = append(common, shared{k.ID, stressKey{tok: tok.Reveal(), owner: o}})
 	}
-	type model struct {
-		tok    string
-		active bool
-	}
-	models := make([]map[uuid.UUID]*model, workers)
+	models := make([]map[uuid.UUID]*stressKey, workers)
 	errs := make(chan error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -496,29 +541,33 @@ func testStress(t *testing.T, s apikey.Store) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 42))
-			mine := map[uuid.UUID]*model{}
+			mine := map[uuid.UUID]*stressKey{}
 			models[w] = mine
 			var ids []uuid.UUID
-			pick := func() (uuid.UUID, *model) {
+			pick := func() (uuid.UUID, *stressKey) {
 				id := ids[rng.IntN(len(ids))]
 				return id, mine[id]
 			}
 			for i := range ops {
 				var err error
-				switch op := rng.IntN(10); {
+				switch op := rng.IntN(11); {
 				case op < 3 || len(ids) == 0:
+					o := stressOwners[rng.IntN(len(stressOwners))]
 					var k apikey.Key
 					var tok apikey.Token
-					k, tok, err = m.Create(ctx, apikey.CreateParams{Label: fmt.Sprintf("w%d op%d", w, i)})
+					k, tok, err = m.Create(ctx, apikey.CreateParams{Owner: o, Label: fmt.Sprintf("w%d op%d", w, i)})
 					if err == nil {
-						mine[k.ID] = &model{tok: tok.Reveal(), active: true}
+						mine[k.ID] = &stressKey{tok: tok.Reveal(), owner: o, active: true}
 						ids = append(ids, k.ID)
 					}
 				case op < 5:
 					id, mk := pick()
-					_, verr := m.Verify(ctx, mk.tok)
-					if mk.active && verr != nil || !mk.active && !errors.Is(verr, apikey.ErrInactive) {
+					k, verr := m.Verify(ctx, mk.tok)
+					switch {
+					case mk.active && verr != nil || !mk.active && !errors.Is(verr, apikey.ErrInactive):
 						err = fmt.Errorf("Verify(%s) active=%v: %v", id, mk.active, verr)
+					case verr == nil && k.Owner != mk.owner:
+						err = fmt.Errorf("Verify(%s) gave owner %q, want %q", id, k.Owner, mk.owner)
 					}
 				case op < 7:
 					id, mk := pick()
@@ -529,12 +578,12 @@ func testStress(t *testing.T, s apikey.Store) {
 					}
 					mk.active = !mk.active
 				case op < 8:
-					id, _ := pick()
+					id, mk := pick()
 					var k apikey.Key
 					var tok apikey.Token
 					k, tok, err = m.Clone(ctx, id)
 					if err == nil {
-						mine[k.ID] = &model{tok: tok.Reveal(), active: true}
+						mine[k.ID] = &stressKey{tok: tok.Reveal(), owner: mk.owner, active: true}
 						ids = append(ids, k.ID)
 					}
 				case op < 9:
@@ -543,6 +592,12 @@ func testStress(t *testing.T, s apikey.Store) {
 					err = m.Delete(ctx, id)
 					delete(mine, id)
 					ids = append(ids[:j], ids[j+1:]...)
+				case op < 10:
+					opts := apikey.ListOptions{Owner: stressOwners[rng.IntN(len(stressOwners))], Limit: 5 * rng.IntN(3)}
+					if rng.IntN(2) == 0 {
+						opts.Before, _ = pick()
+					}
+					err = checkStressList(ctx, s, opts, mine)
 				default:
 					c := common[rng.IntN(len(common))]
 					if rng.IntN(2) == 0 {
@@ -551,9 +606,12 @@ func testStress(t *testing.T, s apikey.Store) {
 						_, err = m.Activate(ctx, c.id)
 					}
 					if err == nil {
-						_, verr := m.Verify(ctx, c.tok)
-						if verr != nil && !errors.Is(verr, apikey.ErrInactive) {
+						k, verr := m.Verify(ctx, c.tok)
+						switch {
+						case verr != nil && !errors.Is(verr, apikey.ErrInactive):
 							err = fmt.Errorf("Verify(shared %s): %v", c.id, verr)
+						case verr == nil && k.Owner != c.owner:
+							err = fmt.Errorf("Verify(shared %s) gave owner %q, want %q", c.id, k.Owner, c.owner)
 						}
 					}
 				}
@@ -572,18 +630,68 @@ func testStress(t *testing.T, s apikey.Store) {
 	if t.Failed() {
 		return
 	}
-	want := len(common)
+	byOwner := map[string][]string{}
+	for _, c := range common {
+		byOwner[c.owner] = append(byOwner[c.owner], c.id.String())
+	}
+	total := len(common)
 	for _, mine := range models {
-		want += len(mine)
+		total += len(mine)
 		for id, mk := range mine {
+			byOwner[mk.owner] = append(byOwner[mk.owner], id.String())
 			k, err := s.Get(ctx, id)
 			require.NoError(t, err, "Get(%s) after stress", id)
 			assert.Equal(t, mk.active, k.Active, "key %s Active after stress, against the model", id)
+			assert.Equal(t, mk.owner, k.Owner, "key %s Owner after stress, against the model", id)
 			_, err = m.Verify(ctx, mk.tok)
 			assert.Equal(t, mk.active, err == nil, "Verify(%s) succeeded, against the model's Active; Verify error: %v", id, err)
 		}
 	}
-	all, err := s.List(ctx, apikey.ListOptions{})
-	require.NoError(t, err, "List after stress")
-	assert.Equal(t, want, len(all), "keys in the store after stress, against the model")
+	for _, o := range stressOwners {
+		want := byOwner[o]
+		slices.Sort(want)
+		slices.Reverse(want)
+		ks, err := s.List(ctx, apikey.ListOptions{Owner: o})
+		require.NoError(t, err, "List(%q) after stress", o)
+		assert.Equal(t, want, keyIDs(ks), "keys of owner %q after stress, against the model, newest first", o)
+	}
+	all, err := s.List(ctx, apikey.ListOptions{AllOwners: true})
+	require.NoError(t, err, "List of every owner after stress")
+	assert.Equal(t, total, len(all), "keys in the store after stress, against the model")
+}
+
+// checkStressList lists opts in the middle of the stress test and checks
+// what it can while other workers change the store: every record is
+// opts.Owner's, newest first, before the cursor and within the limit; and
+// a full listing holds every key of the worker's model mine with that
+// owner, since only this worker deletes them.
+func checkStressList(ctx context.Context, s apikey.Store, opts apikey.ListOptions, mine map[uuid.UUID]*stressKey) error {
+	ks, err := s.List(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("List(%+v): %w", opts, err)
+	}
+	if opts.Limit > 0 && len(ks) > opts.Limit {
+		return fmt.Errorf("List(%+v) gave %d keys", opts, len(ks))
+	}
+	seen := make(map[uuid.UUID]bool, len(ks))
+	for i, k := range ks {
+		switch {
+		case k.Owner != opts.Owner:
+			return fmt.Errorf("List(%+v) gave key %s of owner %q", opts, k.ID, k.Owner)
+		case opts.Before != uuid.Nil && bytes.Compare(k.ID[:], opts.Before[:]) >= 0:
+			return fmt.Errorf("List(%+v) gave key %s, not before the cursor", opts, k.ID)
+		case i > 0 && bytes.Compare(k.ID[:], ks[i-1].ID[:]) >= 0:
+			return fmt.Errorf("List(%+v) gave key %s after %s: not newest first", opts, k.ID, ks[i-1].ID)
+		}
+		seen[k.ID] = true
+	}
+	if opts.Limit > 0 || opts.Before != uuid.Nil {
+		return nil
+	}
+	for id, mk := range mine {
+		if mk.owner == opts.Owner && !seen[id] {
+			return fmt.Errorf("List(%+v) misses key %s", opts, id)
+		}
+	}
+	return nil
 }
