@@ -60,7 +60,7 @@
 //     turn in Go, where the caller's context can cancel the wait.
 //   - a pool of readers, max(4, 2×GOMAXPROCS) connections with
 //     query_only=true, for Get and List, each a prepared statement. Readers
-//     map the first 128 MiB of the file into memory (mmap_size), so that a
+//     map the first 1 GiB of the file into memory (mmap_size), so that a
 //     lookup reads the operating system's page cache directly instead of
 //     making a system call and copying the page into each connection's own
 //     cache. The price is SQLite's usual one for mapped reads: should the

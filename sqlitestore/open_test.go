@@ -60,7 +60,7 @@ func TestOpenSettings(t *testing.T) {
 		{"reader", read, "journal_mode", "wal"},
 		{"reader", read, "busy_timeout", "5000"},
 		{"reader", read, "query_only", "1"},
-		{"reader", read, "mmap_size", "134217728"},
+		{"reader", read, "mmap_size", "1073741824"},
 	} {
 		assert.Equal(t, c.want, pragma(c.db, c.pragma), "%s: PRAGMA %s", c.handle, c.pragma)
 	}
