@@ -161,32 +161,39 @@ func (h *Handler) route(pattern, op string, fn routeFunc) {
 // or a 500 if the Authorizer names an invalid owner or, across ops,
 // different actors. It records the actor in ev.
 func (h *Handler) authorize(r *http.Request, ev *event, ops ...Operation) (Actor, error) {
-	var first Actor
-	for i, op := range ops {
-		a, err := h.authz(r, op)
-		if err != nil {
-			if ev.actor == nil {
-				// Name the refused caller in the log when it is a key.
-				if k, ok := apikey.FromContext(r.Context()); ok {
-					ev.actor = &Actor{Name: k.Label, KeyID: k.ID, Owner: k.Owner}
-				}
-			}
-			return Actor{}, accessProblem(err)
+	a, err := h.authz(r, ops[0])
+	if err != nil {
+		if k, ok := apikey.FromContext(r.Context()); ok {
+			// Name the refused caller in the log when it is a key.
+			ev.actor = &Actor{Name: k.Label, KeyID: k.ID, Owner: k.Owner}
 		}
-		if i == 0 {
-			first = a
-			ev.actor = &first
-			if err := apikey.CheckOwner(a.Owner); err != nil {
-				return Actor{}, authorizerBug(fmt.Errorf("keyapi: the Authorizer's Actor.Owner for %s: %w", op, err))
-			}
-			continue
-		}
-		if !sameActor(a, first) {
-			return Actor{}, authorizerBug(fmt.Errorf("keyapi: the Authorizer returned actor %q of owner %q for %s and actor %q of owner %q for %s, in one request",
-				first.Name, first.Owner, ops[0], a.Name, a.Owner, op))
+		return Actor{}, accessProblem(err)
+	}
+	ev.actor = &a
+	if err := apikey.CheckOwner(a.Owner); err != nil {
+		return Actor{}, authorizerBug(fmt.Errorf("keyapi: the Authorizer's Actor.Owner for %s: %w", ops[0], err))
+	}
+	for _, op := range ops[1:] {
+		if err := h.authorizeAlso(r, a, op); err != nil {
+			return Actor{}, err
 		}
 	}
-	return first, nil
+	return a, nil
+}
+
+// authorizeAlso asks the Authorizer about op for a request it already let
+// through as actor a, and returns the problem to answer if it refuses op or
+// names a different actor.
+func (h *Handler) authorizeAlso(r *http.Request, a Actor, op Operation) error {
+	b, err := h.authz(r, op)
+	if err != nil {
+		return accessProblem(err)
+	}
+	if !sameActor(a, b) {
+		return authorizerBug(fmt.Errorf("keyapi: the Authorizer returned actor %q of owner %q, then actor %q of owner %q for %s, in one request",
+			a.Name, a.Owner, b.Name, b.Owner, op))
+	}
+	return nil
 }
 
 // sameActor reports whether a and b are the same caller with the same

@@ -3,7 +3,6 @@ package keyapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -279,13 +278,8 @@ func (h *Handler) cloneOrRoll(w http.ResponseWriter, r *http.Request, a Actor, e
 		// its access back as reactivating it would, so the caller must be
 		// allowed that too. An app that lets members revoke but not
 		// re-enable keys thus keeps them from cloning a revoked key.
-		b, err := h.authz(r, OpReactivate)
-		if err != nil {
-			return 0, nil, accessProblem(err)
-		}
-		if !sameActor(a, b) {
-			return 0, nil, authorizerBug(fmt.Errorf("keyapi: the Authorizer returned actor %q of owner %q, then actor %q of owner %q for %s, in one request",
-				a.Name, a.Owner, b.Name, b.Owner, OpReactivate))
+		if err := h.authorizeAlso(r, a, OpReactivate); err != nil {
+			return 0, nil, err
 		}
 	}
 	// Scopes are immutable, so this check cannot go stale before the
