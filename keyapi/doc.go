@@ -152,9 +152,13 @@
 // fails with a 5xx status, the cause included. The record holds the
 // operation ("op"; a PATCH's operations joined by "+", such as
 // "rename+deactivate", or "patch" when its body could not be decoded),
-// status, key ID, label, scopes and expiry, and, once the Authorizer has
-// named the actor, the owner it acts for ("owner") and the actor's name
-// and key ID ("actor", "actor_key_id"), refusals included; the source key of
+// status, key ID (the one asked for, even when it is not found), label,
+// scopes and expiry; the actor: once the Authorizer has named it, the owner
+// it acts for ("owner") and its name and key ID ("actor", "actor_key_id"),
+// and otherwise, when the request carries a verified key (refused by the
+// Authorizer, or with a malformed body), that key's owner, label and ID
+// under the same names; only a request without a key that the Authorizer
+// refuses logs no actor; the source key of
 // a clone or roll, the status and expiry a PATCH asks for ("active",
 // "set_expires_at"), a roll's grace period and the number of keys listed,
 // each where known; and the code of a refusal or failure. It never holds a

@@ -136,6 +136,11 @@ func (h *Handler) handle(pattern string, op Operation, fn opFunc) {
 func (h *Handler) route(pattern, op string, fn routeFunc) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		ev := event{op: op, count: -1}
+		if k, ok := apikey.FromContext(r.Context()); ok {
+			// Until the Authorizer names the actor, or when it refuses or
+			// the request is malformed, the log names the calling key.
+			ev.actor = &Actor{Name: k.Label, KeyID: k.ID, Owner: k.Owner}
+		}
 		status, body, err := fn(w, r, &ev)
 		if err != nil {
 			var p *problem
@@ -163,10 +168,6 @@ func (h *Handler) route(pattern, op string, fn routeFunc) {
 func (h *Handler) authorize(r *http.Request, ev *event, ops ...Operation) (Actor, error) {
 	a, err := h.authz(r, ops[0])
 	if err != nil {
-		if k, ok := apikey.FromContext(r.Context()); ok {
-			// Name the refused caller in the log when it is a key.
-			ev.actor = &Actor{Name: k.Label, KeyID: k.ID, Owner: k.Owner}
-		}
 		return Actor{}, accessProblem(err)
 	}
 	ev.actor = &a

@@ -49,7 +49,7 @@ func TestEveryOperationLogsOnce(t *testing.T) {
 		{"WildcardForbidden", "GET", "/", dataTok, "", "list", "WARN", "", "", true, map[string]any{"code": "forbidden"}},
 		{"Unauthenticated", "GET", "/", "", "", "list", "WARN", "", "", false, map[string]any{"code": "unauthenticated"}},
 		{"BadBody", "POST", "/", admTok, `{"label":"x","scopes":"nope"}`, "create", "WARN", "", "", true, map[string]any{"code": "invalid"}},
-		{"BadPatchBody", "PATCH", "/" + id, admTok, `{"active":1}`, "patch", "WARN", "", "", false, map[string]any{"code": "invalid"}},
+		{"BadPatchBody", "PATCH", "/" + id, admTok, `{"active":1}`, "patch", "WARN", "", "", true, map[string]any{"code": "invalid"}},
 		{"NotFound", "DELETE", "/" + id, admTok, "", "delete", "WARN", id, "", true, map[string]any{"code": "not_found"}},
 		{"OtherOwnersKey", "PATCH", "/" + other.ID.String(), admTok, `{"active":false}`, "deactivate", "WARN", other.ID.String(), "", true, map[string]any{"code": "not_found"}},
 		{"Escalation", "POST", "/", narrowTok, `{"label":"x","scopes":"lists:write"}`, "create", "WARN", "", "x", true, map[string]any{"code": "escalation"}},
