@@ -285,6 +285,18 @@ func testListAllOwners(t *testing.T, s apikey.Store) {
 			assert.Equal(t, all, got, "every key paged with limit %d: want every key, newest first", limit)
 		})
 	}
+	t.Run("cursors that are no key", func(t *testing.T) {
+		gone := newOwned(t, "acct_gone", "deleted")
+		mustCreate(t, s, gone)
+		require.NoError(t, s.Delete(context.Background(), gone.ID), "Delete")
+		mid := model[len(model)/2].ID
+		mid[15] ^= 1
+		for _, before := range []uuid.UUID{gone.ID, mid, uuid.Must(uuid.NewV7()), uuid.Max, {6: 0x70, 8: 0x80, 15: 1}} {
+			for _, limit := range []int{0, 3} {
+				checkList(t, s, model, apikey.ListOptions{AllOwners: true, Before: before, Limit: limit})
+			}
+		}
+	})
 	t.Run("every cursor", func(t *testing.T) {
 		for _, k := range model {
 			for _, limit := range []int{0, 3} {
@@ -322,7 +334,14 @@ func testUpdateKeepsOwner(t *testing.T, s apikey.Store) {
 				assert.Equal(t, o, mustGet(t, s, k.ID).Owner, "owner after Update and MarkUsed")
 				ks, err := s.List(ctx, apikey.ListOptions{Owner: o, Limit: 1})
 				require.NoError(t, err, "List")
-				assert.Equal(t, []string{k.ID.String()}, keyIDs(ks), "the owner's newest key after Update")
+				if assert.Equal(t, []string{k.ID.String()}, keyIDs(ks), "the owner's newest key after Update") {
+					assertSame(t, mustGet(t, s, k.ID), ks[0], "record List gives after Update and MarkUsed")
+				}
+				all, err := s.List(ctx, apikey.ListOptions{AllOwners: true, Limit: 1})
+				require.NoError(t, err, "List")
+				if assert.Len(t, all, 1) {
+					assertSame(t, mustGet(t, s, k.ID), all[0], "record List(AllOwners) gives after Update and MarkUsed")
+				}
 			})
 		}
 	}

@@ -213,6 +213,12 @@ func testCreateDuplicate(t *testing.T, s apikey.Store) {
 	err := s.Create(context.Background(), dup)
 	assert.ErrorIs(t, err, apikey.ErrDuplicateID, "Create of a duplicate ID")
 	assertSame(t, k, mustGet(t, s, k.ID), "duplicate Create changed the stored record")
+	dup.Owner = "another_owner"
+	assert.ErrorIs(t, s.Create(context.Background(), dup), apikey.ErrDuplicateID, "Create of a duplicate ID under another owner")
+	assertSame(t, k, mustGet(t, s, k.ID), "duplicate Create under another owner changed the stored record")
+	ks, err := s.List(context.Background(), apikey.ListOptions{Owner: dup.Owner})
+	require.NoError(t, err, "List")
+	assert.Empty(t, ks, "a duplicate ID was stored under another owner")
 }
 
 func testGetMissing(t *testing.T, s apikey.Store) {
@@ -439,7 +445,7 @@ func testCanceled(t *testing.T, s apikey.Store) {
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			assert.Error(t, call(), "%s with a canceled context", name)
+			assert.ErrorIs(t, call(), context.Canceled, "%s with a canceled context", name)
 		})
 	}
 	assertSame(t, k, mustGet(t, s, k.ID), "calls with a canceled context changed the store")
