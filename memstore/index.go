@@ -95,6 +95,20 @@ func (x *index[V]) Insert(id uuid.UUID, v V) bool {
 	return true
 }
 
+// Set replaces the value of id, if x holds it, and reports whether it
+// does.
+func (x *index[V]) Set(id uuid.UUID, v V) bool {
+	i := x.chunkFor(id)
+	if i == len(x.chunks) {
+		return false
+	}
+	j, found := slices.BinarySearchFunc(x.chunks[i], id, compareEntry[V])
+	if found {
+		x.chunks[i][j].v = v
+	}
+	return found
+}
+
 // Remove deletes id and its value from x and reports whether it was
 // present.
 func (x *index[V]) Remove(id uuid.UUID) bool {

@@ -7,8 +7,9 @@
 // owner or of every owner, however many keys other owners hold. Create and
 // Delete keep the indexes in step at a cost of O(log n) plus moving at most
 // a few hundred index entries (and, once in a few hundred calls, a list of
-// n/128 slice headers at most). The room an owner's records take is sized
-// for the most keys it has held at once, and freed with its last key.
+// n/128 slice headers at most). The room an owner's records take follows
+// the keys it holds, a block of 64 records at a time, and goes with its
+// last key.
 package memstore
 
 import (
@@ -43,7 +44,7 @@ type place struct {
 	slot int32
 }
 
-// key returns the record at p, good until the owner's next add.
+// key returns the record at p, good until the owner's next add or remove.
 func (p place) key() *apikey.Key { return p.o.at(p.slot) }
 
 var _ apikey.Store = (*Store)(nil)
@@ -192,7 +193,13 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
 	owner := p.key().Owner
 	delete(s.keys, id)
 	s.all.Remove(id)
-	if !p.o.remove(p.slot) {
+	moved, left := p.o.remove(p.slot)
+	if moved != uuid.Nil {
+		// The owner's last record took the deleted one's slot.
+		s.keys[moved] = p
+		s.all.Set(moved, p)
+	}
+	if !left {
 		delete(s.owners, owner)
 	}
 	return nil

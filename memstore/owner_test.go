@@ -33,36 +33,36 @@ func TestOwnedPacksRecords(t *testing.T) {
 	}
 }
 
-// TestOwnedReusesSlots checks that remove clears a slot and unindexes its
-// record, that add fills cleared slots before growing, and that the index
-// always yields the slots of the records present, newest first.
-func TestOwnedReusesSlots(t *testing.T) {
+// TestOwnedStaysDense checks that remove unindexes its record and moves
+// the last one into the emptied slot, reporting which, so that the records
+// always fill slots 0 to n-1, the blocks are as few as they can be, and the
+// index always yields the slot of each record present, newest first.
+func TestOwnedStaysDense(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var o owned
 	present := map[int32]int{} // slot: the number of its record
 	next := 0
-	for step := range 2000 {
-		if len(present) == 0 || rng.IntN(5) < 3 {
-			slots, free := len(present)+len(o.free), len(o.free)
+	for step := range 4000 {
+		// Grow for the first half, then shrink, removing at random.
+		if len(present) == 0 || rng.IntN(10) < 7-4*(step/2000) {
 			s := o.add(apikey.Key{ID: seqID(next), Label: fmt.Sprint(next)})
-			require.NotContains(t, present, s, "step %d: add gave a slot in use", step)
-			if free > 0 {
-				assert.Less(t, int(s), slots, "step %d: add grew the blocks while slots were free", step)
-			} else {
-				assert.Equal(t, slots, int(s), "step %d: add to full blocks", step)
-			}
+			assert.Equal(t, len(present), int(s), "step %d: add appends", step)
 			present[s] = next
 			next++
 		} else {
-			var s int32
-			for s = range present { // any present slot
-				break
+			s := int32(rng.IntN(len(present)))
+			last := int32(len(present) - 1)
+			moved, left := o.remove(s)
+			assert.Equal(t, last > 0, left, "step %d: remove reports records left", step)
+			if s == last {
+				assert.Equal(t, uuid.Nil, moved, "step %d: removing the last slot moves nothing", step)
+			} else {
+				assert.Equal(t, seqID(present[last]), moved, "step %d: the record that moved", step)
+				present[s] = present[last]
 			}
-			left := o.remove(s)
-			assert.Equal(t, len(present) > 1, left, "step %d: remove reports records left", step)
-			assert.Equal(t, apikey.Key{}, *o.at(s), "step %d: a removed record's slot", step)
-			delete(present, s)
+			delete(present, last)
 		}
+		assert.Len(t, o.blocks, (len(present)+blockSize-1)/blockSize, "step %d: blocks for %d records", step, len(present))
 		if step%50 != 0 {
 			continue
 		}
@@ -77,9 +77,53 @@ func TestOwnedReusesSlots(t *testing.T) {
 	}
 }
 
+// TestDeleteGivesMemoryBack checks that an owner that minted many keys and
+// deleted most keeps only the blocks its remaining keys need, and that the
+// records that moved still read, update and list right.
+func TestDeleteGivesMemoryBack(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	const n = 20 * blockSize
+	var ids []uuid.UUID
+	for i := range n {
+		id := seqID(i)
+		require.NoError(t, s.Create(ctx, apikey.Key{ID: id, Label: fmt.Sprint(i)}), "Create")
+		ids = append(ids, id)
+	}
+	var kept []string
+	for i, id := range ids {
+		if i%16 == 0 {
+			kept = append([]string{id.String()}, kept...) // newest first
+			continue
+		}
+		require.NoError(t, s.Delete(ctx, id), "Delete")
+	}
+	o := s.owners[""]
+	require.NotNil(t, o, "the owner's records")
+	assert.Len(t, o.blocks, (len(kept)+blockSize-1)/blockSize, "blocks for %d keys left of %d", len(kept), n)
+	for i := 0; i < n; i += 16 {
+		label := fmt.Sprintf("%d renamed", i)
+		k, err := s.Update(ctx, ids[i], apikey.Update{Label: &label})
+		require.NoError(t, err, "Update of key %d", i)
+		assert.Equal(t, ids[i], k.ID, "the record Update changed")
+		got, err := s.Get(ctx, ids[i])
+		require.NoError(t, err, "Get of key %d", i)
+		assert.Equal(t, label, got.Label, "label of key %d", i)
+	}
+	for _, opts := range []apikey.ListOptions{{}, {AllOwners: true}} {
+		ks, err := s.List(ctx, opts)
+		require.NoError(t, err, "List(%+v)", opts)
+		var got []string
+		for _, k := range ks {
+			got = append(got, k.ID.String())
+		}
+		assert.Equal(t, kept, got, "List(%+v)", opts)
+	}
+}
+
 // TestRecordsSurviveTheirBlockGrowing updates and reads keys whose owner's
-// first block has since been reallocated to grow, and after deletes have
-// freed their neighbours' slots for others.
+// first block has since been reallocated to grow, and that deletes have
+// moved into their neighbours' slots.
 func TestRecordsSurviveTheirBlockGrowing(t *testing.T) {
 	ctx := context.Background()
 	s := New()
