@@ -363,8 +363,8 @@ func grantable(a Actor, s apikey.Scopes) bool {
 func escalation(a Actor, s apikey.Scopes, field string) *problem {
 	if need := s.Named(ManageResource); a.Scopes.Covers(s) && a.Scopes.Named(ManageResource) < need {
 		return newProblem(http.StatusForbidden, CodeEscalation, field,
-			"the key has %q, and the caller's scopes %q do not name %q: a \"*\" grant does not include key management, so only a caller whose scopes name %q may grant or manage it",
-			s.String(), a.Scopes.String(), apikey.Scope{Resource: ManageResource, Access: need}.String(), apikey.Scope{Resource: ManageResource, Access: need}.String())
+			"the key has %[1]q, and the caller's scopes %[2]q do not name %[3]q: a \"*\" grant does not include key management, so only a caller whose scopes name %[3]q may grant or manage it",
+			s.String(), a.Scopes.String(), apikey.Scope{Resource: ManageResource, Access: need}.String())
 	}
 	if a.Scopes.IsZero() {
 		return newProblem(http.StatusForbidden, CodeEscalation, field,
