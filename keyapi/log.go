@@ -30,8 +30,9 @@ func (ev *event) setKey(k apikey.Key) {
 }
 
 // logEvent writes the one record of an operation; p is its failure, if any.
-// Once the Authorizer has named the actor, the record names it and the
-// owner it acts for, refusals included. It holds no token, digest or
+// It names the actor and the owner it acts for: the Authorizer's actor
+// once it has named one, and before that, or when it refuses, the calling
+// key, if the request carries one. It holds no token, digest or
 // secret: keys are logged by ID, label and scopes.
 func (h *Handler) logEvent(ctx context.Context, ev *event, p *problem) {
 	level, status := slog.LevelInfo, ev.status

@@ -116,27 +116,26 @@ func (s *Store) List(ctx context.Context, opts apikey.ListOptions) ([]apikey.Key
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if opts.AllOwners {
-		out, n := newPage(s.all.Len(), opts)
-		for p := range s.all.Before(opts.Before) {
-			if len(out) == n {
-				break
-			}
-			out = append(out, *p.key())
-		}
-		return out, nil
+		return page(&s.all, opts, place.key), nil
 	}
 	o := s.owners[opts.Owner]
 	if o == nil {
 		return []apikey.Key{}, nil
 	}
-	out, n := newPage(o.byID.Len(), opts)
-	for i := range o.byID.Before(opts.Before) {
+	return page(&o.byID, opts, o.at), nil
+}
+
+// page copies the records of index x from the cursor opts.Before down, at
+// most opts.Limit of them; at finds a record from its value in x.
+func page[V any](x *index[V], opts apikey.ListOptions, at func(V) *apikey.Key) []apikey.Key {
+	out, n := newPage(x.Len(), opts)
+	for v := range x.Before(opts.Before) {
 		if len(out) == n {
 			break
 		}
-		out = append(out, *o.at(i))
+		out = append(out, *at(v))
 	}
-	return out, nil
+	return out
 }
 
 // newPage returns an empty slice for a page of opts among held keys, and
