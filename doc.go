@@ -76,13 +76,17 @@
 // # HTTP
 //
 // A [Guard] authenticates requests (Authorization: Bearer or X-API-Key by
-// default) and checks scopes: [Guard.Check] and [Guard.CheckPolicy] decide
-// without writing a response, [Guard.MustRequire] and [Guard.Enforce] wrap
-// handlers, and handlers read the key with [FromContext]. A [Policy] maps a
-// route table in ServeMux pattern syntax to required scopes, the method
-// choosing read or write and "include" query values adding read
-// requirements. Refusals follow RFC 6750 (401, 403 with the missing scope,
-// 503 when the store fails), with bodies that never reveal why a key was
+// default) and checks scopes: [Guard.Check] decides without writing a
+// response, [Guard.MustRequire] wraps one handler, and handlers read the key
+// with [FromContext]. A [Router] serves a whole route table: each [Route]
+// names its ServeMux pattern (method included), its handler and its
+// resource in one entry, so the route that serves a request is the route
+// whose requirement it meets; the method chooses read or write unless the
+// route declares its access (a POST search that only reads), "include"
+// query values add read requirements, and [Router.Routes] lists the scopes
+// of every endpoint. [Router.Register] hands the same table to routers such
+// as chi. Refusals follow RFC 6750 (401, 403 with the missing scope, 503
+// when the store fails), with bodies that never reveal why a key was
 // invalid.
 //
 // # Caching
@@ -126,7 +130,7 @@
 //     change can never be cached after it, without holding a lock across
 //     the store read.
 //   - Exported/unexported pairs (Verify and verify, Check and check,
-//     Authenticate and authenticate, Policy.Required and required): the
+//     Authenticate and authenticate, Router.Check and route.check): the
 //     unexported form returns the shared *Key, or fills a caller's buffer,
 //     without copying or allocating; the exported one copies the record and
 //     clears its digest for callers outside the package.

@@ -62,11 +62,10 @@ var (
 	ErrConflictingCredentials = errors.New("apikey: request carries more than one api key")
 	// ErrInsufficientScope is wrapped by [*InsufficientScopeError].
 	ErrInsufficientScope = errors.New("apikey: key lacks a required scope")
-	// ErrNoRoute means no route of the [Policy] serves the request's path,
-	// or the path is not in the canonical form the router serves.
-	ErrNoRoute = errors.New("apikey: no policy route matches the request")
-	// ErrMethodNotAllowed means the request method is not one the
-	// [Policy] maps to an access level.
+	// ErrNoRoute means no route of the [Router] serves the request's path,
+	// or the path is not in the canonical form the Router serves.
+	ErrNoRoute = errors.New("apikey: no route matches the request")
+	// ErrMethodNotAllowed is wrapped by [*MethodError].
 	ErrMethodNotAllowed = errors.New("apikey: request method is not allowed")
 	// ErrInvalidInclude is wrapped by [*IncludeError].
 	ErrInvalidInclude = errors.New("apikey: invalid include parameter")
@@ -143,3 +142,17 @@ func (e *IncludeError) Error() string {
 
 // Unwrap returns [ErrInvalidInclude].
 func (e *IncludeError) Unwrap() error { return ErrInvalidInclude }
+
+// MethodError means a [Router] has routes for the request's path, but none
+// for its method. It wraps [ErrMethodNotAllowed].
+type MethodError struct {
+	Method  string   // the request's method
+	Allowed []string // the methods the path is served with, in the order GET, HEAD, POST, PUT, PATCH, DELETE
+}
+
+func (e *MethodError) Error() string {
+	return fmt.Sprintf("apikey: method %q is not allowed; the path is served with %s", e.Method, strings.Join(e.Allowed, ", "))
+}
+
+// Unwrap returns [ErrMethodNotAllowed].
+func (e *MethodError) Unwrap() error { return ErrMethodNotAllowed }

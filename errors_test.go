@@ -80,10 +80,10 @@ func TestScopeErrorsAreScopeErrors(t *testing.T) {
 			"lists:none", `invalid scope "lists:none": a requirement of no access is always met`},
 		{"RequireUnknownResource", errOf(g.Require("profile:read")),
 			"profile:read", `invalid scope "profile:read": unknown resource "profile" (did you mean "profiles"?)`},
-		{"NewPolicyUnknownResource", errOf(apikey.NewPolicy(testCatalog, []apikey.Route{{Pattern: "/api/p", Resource: "profile"}})),
-			"", `invalid scope: policy route "/api/p": unknown resource "profile" (did you mean "profiles"?)`},
-		{"NewPolicyUnknownInclude", errOf(apikey.NewPolicy(testCatalog, []apikey.Route{{Pattern: "/api/p", Resource: "profiles", Includes: []string{"list"}}})),
-			"", `invalid scope: policy route "/api/p": include: unknown resource "list" (did you mean "lists"?)`},
+		{"NewRouterUnknownResource", errOf(apikey.NewRouter(g, testCatalog, []apikey.Route{{Pattern: "GET /api/p", Resource: "profile", Handler: okHandler}})),
+			"", `invalid scope: route "GET /api/p": unknown resource "profile" (did you mean "profiles"?)`},
+		{"NewRouterUnknownInclude", errOf(apikey.NewRouter(g, testCatalog, []apikey.Route{{Pattern: "GET /api/p", Resource: "profiles", Includes: []string{"list"}, Handler: okHandler}})),
+			"", `invalid scope: route "GET /api/p": include: unknown resource "list" (did you mean "lists"?)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

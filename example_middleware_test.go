@@ -74,47 +74,84 @@ func ExampleGuard_MustRequire() {
 	// GET /api/lists: 401 Bearer realm="api", error="invalid_token"
 }
 
-func ExampleGuard_Enforce() {
+func ExampleNewRouter() {
 	m, err := apikey.NewManager(apikey.Options{Store: memstore.New()})
 	if err != nil {
 		panic(err)
 	}
 	defer m.Close()
-	token := exampleKey(m, "crm sync", "profiles:write,lists:read")
+	token := exampleKey(m, "crm sync", "profiles:write,lists:read,contacts:read")
 
-	catalog, err := apikey.NewCatalog("profiles", "lists")
+	catalog, err := apikey.NewCatalog("profiles", "lists", "contacts")
 	if err != nil {
 		panic(err)
 	}
-	policy, err := apikey.NewPolicy(catalog, []apikey.Route{
-		{Pattern: "/api/profiles/{id}", Resource: "profiles", Includes: []string{"lists"}},
-		{Pattern: "/api/lists/{id}", Resource: "lists"},
-	})
-	if err != nil {
-		panic(err)
-	}
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "served", r.Pattern) })
-	mux := http.NewServeMux()
-	mux.Handle("/api/profiles/{id}", ok)
-	mux.Handle("/api/lists/{id}", ok)
-
 	guard, err := apikey.NewGuard(m, apikey.GuardOptions{})
 	if err != nil {
 		panic(err)
 	}
-	app := guard.Enforce(policy)(mux)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "served", r.Pattern) })
+	router, err := apikey.NewRouter(guard, catalog, []apikey.Route{
+		{Pattern: "GET /api/profiles/{id}", Resource: "profiles", Includes: []string{"lists"}, Handler: ok},
+		{Pattern: "PATCH /api/profiles/{id}", Resource: "profiles", Handler: ok},
+		{Pattern: "GET /api/lists/{id}", Resource: "lists", Handler: ok},
+		{Pattern: "DELETE /api/lists/{id}", Resource: "lists", Handler: ok},
+		// A search is sent with POST but only reads.
+		{Pattern: "POST /api/contacts/search", Resource: "contacts", Access: apikey.Read, Handler: ok},
+	})
+	if err != nil {
+		panic(err)
+	}
 
-	exampleCall(app, "GET", "/api/profiles/7?include=lists", token)
-	exampleCall(app, "PATCH", "/api/profiles/7", token)
-	exampleCall(app, "DELETE", "/api/lists/3", token)
-	exampleCall(app, "GET", "/api/profiles/7?include=owners", token)
-	exampleCall(app, "GET", "/api/lists/../profiles/7", token)
+	exampleCall(router, "GET", "/api/profiles/7?include=lists", token)
+	exampleCall(router, "PATCH", "/api/profiles/7", token)
+	exampleCall(router, "POST", "/api/contacts/search", token)
+	exampleCall(router, "DELETE", "/api/lists/3", token)
+	exampleCall(router, "GET", "/api/profiles/7?include=owners", token)
+	exampleCall(router, "PUT", "/api/lists/3", token)
+	exampleCall(router, "GET", "/api/segments/1", token)
 	// Output:
-	// GET /api/profiles/7?include=lists: 200 served /api/profiles/{id}
-	// PATCH /api/profiles/7: 200 served /api/profiles/{id}
+	// GET /api/profiles/7?include=lists: 200 served GET /api/profiles/{id}
+	// PATCH /api/profiles/7: 200 served PATCH /api/profiles/{id}
+	// POST /api/contacts/search: 200 served POST /api/contacts/search
 	// DELETE /api/lists/3: 403 Bearer realm="api", error="insufficient_scope", scope="lists:write"
 	// GET /api/profiles/7?include=owners: 400 {"error":"invalid_request","error_description":"include \"owners\" is not an include of this route"}
-	// GET /api/lists/../profiles/7: 404 {"error":"not_found","error_description":"no route matches the request"}
+	// PUT /api/lists/3: 405 {"error":"method_not_allowed","error_description":"the request method is not allowed"}
+	// GET /api/segments/1: 404 {"error":"not_found","error_description":"no route matches the request"}
+}
+
+// ExampleRouter_Routes publishes the scopes each endpoint needs, as a
+// developer portal would.
+func ExampleRouter_Routes() {
+	m, err := apikey.NewManager(apikey.Options{Store: memstore.New()})
+	if err != nil {
+		panic(err)
+	}
+	defer m.Close()
+	catalog, err := apikey.NewCatalog("profiles", "lists", "contacts")
+	if err != nil {
+		panic(err)
+	}
+	guard, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	if err != nil {
+		panic(err)
+	}
+	h := http.NotFoundHandler()
+	router, err := apikey.NewRouter(guard, catalog, []apikey.Route{
+		{Pattern: "GET /api/profiles/{id}", Resource: "profiles", Includes: []string{"lists"}, Handler: h},
+		{Pattern: "POST /api/contacts/search", Resource: "contacts", Access: apikey.Read, Handler: h},
+		{Pattern: "DELETE /api/lists/{id}", Resource: "lists", Handler: h},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, rt := range router.Routes() {
+		fmt.Println(rt.Method, rt.Pattern, rt.Scope, rt.Includes)
+	}
+	// Output:
+	// GET /api/profiles/{id} profiles:read [lists]
+	// POST /api/contacts/search contacts:read []
+	// DELETE /api/lists/{id} lists:write []
 }
 
 func ExampleGuard_Check() {

@@ -27,15 +27,15 @@ type GuardOptions struct {
 	Extractors []Extractor
 
 	// ErrorHandler writes the response for a refused request. err is the
-	// error the Guard's Check or CheckPolicy returned; never write
+	// error the Guard's Check or a Router's Check returned; never write
 	// err.Error() to the client. Default: WriteError with Realm.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // Guard authenticates HTTP requests by API key and checks their scopes. Its
-// Check and CheckPolicy methods decide without writing a response, for tests,
-// gRPC gateways and custom middleware; MustRequire, Require and Enforce
-// wrap handlers with them. A Guard is immutable and safe for concurrent use.
+// Check method decides without writing a response, for tests, gRPC gateways
+// and custom middleware; MustRequire and Require wrap handlers with it, and
+// a [Router] serves a route table behind it. A Guard is immutable and safe for concurrent use.
 type Guard struct {
 	m          *Manager
 	realm      string
@@ -191,46 +191,6 @@ func (g *Guard) MustRequire(scopes ...string) func(http.Handler) http.Handler {
 		panic(err)
 	}
 	return mw
-}
-
-// Enforce returns middleware that lets a request through only when it
-// carries a valid key granting what the policy p requires for it (see
-// [Guard.CheckPolicy]). Put it directly in front of the router that serves
-// p's routes, so that both see the same path. A refused request is answered
-// by the Guard's ErrorHandler; the handler reads the key with [FromContext].
-func (g *Guard) Enforce(p *Policy) func(http.Handler) http.Handler {
-	if p == nil {
-		panic("apikey: Enforce: nil Policy")
-	}
-	return func(next http.Handler) http.Handler {
-		return g.wrap(next, func(r *http.Request) (*Key, error) { return g.checkPolicy(r, p) })
-	}
-}
-
-// CheckPolicy authenticates r and requires its key to grant what the policy
-// p requires for it. Authentication comes first, so a request without a
-// valid key learns nothing about the routes. It returns the key, or the
-// error of Authenticate, of [Policy.Required] (ErrMethodNotAllowed,
-// ErrNoRoute, an [*IncludeError]), or an [*InsufficientScopeError]. It never
-// writes a response.
-func (g *Guard) CheckPolicy(r *http.Request, p *Policy) (Key, error) {
-	return public(g.checkPolicy(r, p))
-}
-
-func (g *Guard) checkPolicy(r *http.Request, p *Policy) (*Key, error) {
-	k, err := g.authenticate(r)
-	if err != nil {
-		return nil, err
-	}
-	var buf [1 + maxIncludeValues]Scope
-	required, err := p.required(r, buf[:0])
-	if err != nil {
-		return nil, err
-	}
-	if !k.Scopes.AllowsAll(required...) {
-		return nil, insufficient(k, required)
-	}
-	return k, nil
 }
 
 func (g *Guard) wrap(next http.Handler, check func(*http.Request) (*Key, error)) http.Handler {

@@ -32,7 +32,7 @@ func mustCreate(t *testing.T, m *apikey.Manager, scopes string, expires time.Tim
 	return k, tok.Reveal()
 }
 
-func mustGuard(t *testing.T, m *apikey.Manager, opts apikey.GuardOptions) *apikey.Guard {
+func mustGuard(t testing.TB, m *apikey.Manager, opts apikey.GuardOptions) *apikey.Guard {
 	t.Helper()
 	g, err := apikey.NewGuard(m, opts)
 	require.NoError(t, err)
@@ -315,15 +315,15 @@ func TestCheckErrors(t *testing.T) {
 	assert.Equal(t, []apikey.Scope{listsWrite}, se.Missing)
 }
 
-// TestCheckPolicy is the pure policy check, without an HTTP server: the key
-// for a request the policy allows, and for every other request the error
-// Enforce would answer, without a response being written.
-func TestCheckPolicy(t *testing.T) {
+// TestRouterCheckErrors is the pure route check, without an HTTP server:
+// the key for a request the route allows, and for every other request the
+// error the Router would answer, without a response being written.
+func TestRouterCheckErrors(t *testing.T) {
 	m := apikeytest.NewManager(t, apikey.Options{})
 	key, tok := mustCreate(t, m, "profiles:read,lists:read", time.Time{})
 	handled := 0
 	g := mustGuard(t, m, apikey.GuardOptions{ErrorHandler: func(http.ResponseWriter, *http.Request, error) { handled++ }})
-	p := testPolicy(t)
+	p := testRouter(t, g)
 
 	tests := []struct {
 		name, method, target, token string
@@ -335,18 +335,19 @@ func TestCheckPolicy(t *testing.T) {
 		{"NoCredentialBeforeRoute", "GET", "/nothing", "", apikey.ErrNoCredential, "", nil},
 		{"NoCredentialBeforeMethod", "OPTIONS", "/api/profiles", "", apikey.ErrNoCredential, "", nil},
 		{"InvalidKey", "GET", "/api/profiles", "sk_forged", apikey.ErrInvalidKey, "", nil},
-		{"InsufficientScope", "DELETE", "/api/profiles/7?include=lists,files", tok, apikey.ErrInsufficientScope, "profiles:write,files:read", nil},
+		{"InsufficientScope", "GET", "/api/profiles/7?include=lists,files", tok, apikey.ErrInsufficientScope, "files:read", nil},
+		{"InsufficientScopes", "POST", "/api/profiles?include=lists", tok, apikey.ErrInsufficientScope, "profiles:write", nil},
 		{"NoRoute", "GET", "/nothing", tok, apikey.ErrNoRoute, "", nil},
 		{"NotCanonical", "GET", "/api/lists/../profiles", tok, apikey.ErrNoRoute, "", nil},
 		{"MethodNotAllowed", "OPTIONS", "/api/profiles", tok, apikey.ErrMethodNotAllowed, "", nil},
 		{"UndeclaredInclude", "GET", "/api/profiles?include=files", tok, apikey.ErrInvalidInclude, "",
-			&apikey.IncludeError{Route: "/api/profiles", Value: "files", Reason: "is not an include of this route"}},
+			&apikey.IncludeError{Route: "GET /api/profiles", Value: "files", Reason: "is not an include of this route"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, err := g.CheckPolicy(bearerRequest(tc.method, tc.target, tc.token), p)
+			k, err := p.Check(bearerRequest(tc.method, tc.target, tc.token))
 			require.ErrorIs(t, err, tc.want)
-			assert.Equal(t, uuid.Nil, k.ID, "CheckPolicy returned a key with an error")
+			assert.Equal(t, uuid.Nil, k.ID, "Check returned a key with an error")
 			if tc.missing != "" {
 				var se *apikey.InsufficientScopeError
 				require.ErrorAs(t, err, &se)
@@ -361,10 +362,10 @@ func TestCheckPolicy(t *testing.T) {
 		})
 	}
 
-	k, err := g.CheckPolicy(bearerRequest("GET", "/api/profiles/7?include=lists", tok), p)
+	k, err := p.Check(bearerRequest("GET", "/api/profiles/7?include=lists", tok))
 	require.NoError(t, err)
 	assertCallersKey(t, key, k)
-	assert.Zero(t, handled, "CheckPolicy called the ErrorHandler")
+	assert.Zero(t, handled, "Check called the ErrorHandler")
 }
 
 // scopeList formats scopes as a comma-separated list.

@@ -5,31 +5,58 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
-// Route is one entry of a [Policy] table: the paths a pattern matches, the
-// resource they serve, and the related resources a client may ask to
-// include. A Route is plain data; NewPolicy copies what it needs, so
-// changing a Route afterwards has no effect on the Policy.
+// Route is one entry of a [Router]'s table: a pattern, the handler that
+// serves it, and what a key needs to reach that handler. Registering a
+// route and its requirement is one step, so a handler cannot be served
+// without its requirement and the two cannot drift apart. A Route is plain
+// data; NewRouter copies what it needs, so changing a Route afterwards has
+// no effect on the Router.
 type Route struct {
-	// Pattern is a net/http ServeMux pattern without a method, such as
-	// "/api/profiles/{id}", "/api/files/" or "example.com/api/lists". It
-	// must be the pattern the application's router serves the route
-	// under. The method is left out because the policy derives the access
-	// level from the request method.
+	// Pattern is a net/http ServeMux pattern that names its method, such
+	// as "GET /api/profiles/{id}", "POST /api/files/upload" or
+	// "GET example.com/static/". The method is one of GET (which also
+	// serves HEAD), HEAD, POST, PUT, PATCH and DELETE. A pattern without a
+	// method is refused: serve each method as its own route.
 	Pattern string
 
-	// Resource is the catalog resource the route serves. GET and HEAD
-	// need read access to it; POST, PUT, PATCH and DELETE need write
-	// access. "*" makes the route need the wildcard grant ("*:read" or
-	// "*:write"), for routes that reach across every resource.
+	// Resource is the catalog resource the route serves. "*" makes the
+	// route need the wildcard grant ("*:read" or "*:write"), for routes
+	// that reach across every resource.
 	Resource string
+
+	// Access is the access to Resource the route needs. The zero value
+	// derives it from the pattern's method: GET and HEAD need Read; POST,
+	// PUT, PATCH and DELETE need Write. Set it where the method misleads,
+	// such as Read for "POST /api/contacts/search", which only reads.
+	Access Access
 
 	// Includes are the catalog resources a client may ask for with the
 	// "include" query parameter, as in "/api/profiles?include=lists".
 	// Each included resource needs read access, whatever the method.
 	Includes []string
+
+	// Handler serves the route once the request's key grants what the
+	// route needs. The handler reads the key with [FromContext].
+	Handler http.Handler
+}
+
+// RouteInfo describes one route of a [Router], for an application to
+// publish the scopes each endpoint needs (see [Router.Routes]).
+type RouteInfo struct {
+	// Method is the pattern's method, such as "GET".
+	Method string `json:"method"`
+	// Pattern is the pattern without its method, such as
+	// "/api/profiles/{id}".
+	Pattern string `json:"pattern"`
+	// Scope is the scope the route needs, such as "profiles:read".
+	Scope string `json:"scope"`
+	// Includes are the values the route accepts in its "include" query
+	// parameter; each adds the scope "<include>:read" to the requirement.
+	Includes []string `json:"includes,omitempty"`
 }
 
 // maxIncludeValues bounds the include values of one request and the
@@ -39,24 +66,31 @@ const maxIncludeValues = 32
 // includeParam is the query parameter that names included relations.
 const includeParam = "include"
 
-// Policy maps request paths to the scopes they require. It matches paths
-// with net/http's own ServeMux, so it decides on the same path the router
-// serves. A Policy is immutable and safe for concurrent use.
+// Router serves a route table behind a [Guard]: an [http.ServeMux] in which
+// every route's handler sits behind its own requirement, so that the scopes
+// a request needs are decided by the route that actually serves it. A
+// Router is immutable and safe for concurrent use.
 //
-// For a request, the method decides the access level: GET and HEAD need
-// read access to the route's resource, and POST, PUT, PATCH and DELETE need
-// write access. Every other method is refused with [ErrMethodNotAllowed]
-// (answered 405), OPTIONS included: answer CORS preflight requests in
-// middleware placed before the policy. Method overrides such as the
+// For each request it serves, the Router's ServeMux picks the route as
+// ServeMux always does (methods, wildcards, precedence, PathValue and
+// r.Pattern included), and that route's handler then authenticates the
+// request and requires its key to grant the route's Access to its Resource,
+// plus read access to each included resource. Method overrides such as the
 // X-HTTP-Method-Override header or a _method parameter are ignored, so a
 // handler must not honour them either.
 //
-// A request whose path matches no route is refused with [ErrNoRoute]
-// (answered 404). So is a path the router would not serve as it stands but
-// redirect: one with "//", "." or ".." segments, or a missing trailing slash
-// ("/api/files" for the route "/api/files/"). Matching is case-sensitive
-// and, as in ServeMux, percent-encoded characters match their decoded form
-// within one path segment ("%2F" never splits a segment).
+// A request no route serves is refused after authentication, so that a
+// request without a valid key learns nothing about the routes: with
+// [ErrMethodNotAllowed] (answered 405, with an Allow header listing the
+// methods the path is served with) when the path has routes for other
+// methods, and [ErrNoRoute] (answered 404) otherwise. OPTIONS is never
+// served: answer CORS preflight requests in middleware placed before the
+// Router. As in ServeMux, a path that is not in canonical form ("//",
+// "." or ".." segments) or lacks the trailing slash of a subtree route is
+// answered with a redirect to the canonical path, which no handler serves
+// and whose target is checked like any request. Matching is case-sensitive,
+// and percent-encoded characters match their decoded form within one path
+// segment ("%2F" never splits a segment).
 //
 // Each value of the "include" query parameter names a relation to return
 // with the resource; the parameter may repeat and each value may be a
@@ -65,90 +99,126 @@ const includeParam = "include"
 // to the requirement; anything else is an [*IncludeError] (answered 400).
 // An empty parameter ("include=") asks for nothing; an empty item in a list
 // ("lists,,tags") is an error. At most 32 values are accepted. Handlers must
-// read includes from the URL's query ([net/url.URL.Query]), which the policy
+// read includes from the URL's query ([net/url.URL.Query]), which the Router
 // reads too, and not from a request body.
-type Policy struct {
-	mux *http.ServeMux // patterns without methods; each handler is a *policyRoute
+//
+// Routers other than ServeMux, such as chi, take the same table with
+// [Router.Register].
+type Router struct {
+	g      *Guard
+	mux    *http.ServeMux // each handler is a *route, or the *unrouted catch-all
+	routes []*route       // in table order
 }
 
-// policyRoute is a compiled Route. It is the handler registered in the
-// Policy's ServeMux, so that ServeMux.Handler reports which route matched.
-type policyRoute struct {
-	pattern  string
-	resource string
+// route is a compiled Route: the handler registered for its pattern.
+type route struct {
+	g        *Guard
+	method   string
+	path     string // the pattern without its method
+	need     Scope  // the route's own requirement
 	includes []string
+	next     http.Handler
 }
 
-// ServeHTTP is never called: the Policy's ServeMux is only asked for its
-// handler. Should it be, it refuses.
-func (*policyRoute) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.WriteHeader(http.StatusForbidden)
-}
+// unrouted is the Router's catch-all handler, which refuses every request
+// no route serves.
+type unrouted struct{ rt *Router }
 
-// NewPolicy compiles a route table against catalog. It reports an error
-// naming the route for a pattern that is invalid, names a method, or
-// conflicts with another route's pattern (as ServeMux defines conflicts),
-// for a missing or unknown resource, and for an include that is not a
-// catalog resource or is listed twice.
-func NewPolicy(catalog *Catalog, routes []Route) (*Policy, error) {
-	if catalog == nil {
-		return nil, errors.New("apikey: NewPolicy needs a Catalog")
+// NewRouter compiles a route table against catalog and returns a Router
+// that serves it behind g. It reports an error naming the route for a
+// pattern that is invalid, names no method or a method other than GET,
+// HEAD, POST, PUT, PATCH or DELETE, or conflicts with another route's
+// pattern (as ServeMux defines conflicts); for a missing or unknown
+// resource, an Access other than the zero value, Read or Write, a nil
+// Handler, and an include that is not a catalog resource or is listed
+// twice.
+func NewRouter(g *Guard, catalog *Catalog, routes []Route) (*Router, error) {
+	switch {
+	case g == nil:
+		return nil, errors.New("apikey: NewRouter needs a Guard")
+	case catalog == nil:
+		return nil, errors.New("apikey: NewRouter needs a Catalog")
+	case len(routes) == 0:
+		return nil, errors.New("apikey: route table has no routes")
 	}
-	if len(routes) == 0 {
-		return nil, errors.New("apikey: policy has no routes")
-	}
-	p := &Policy{mux: http.NewServeMux()}
-	for i, rt := range routes {
-		pr, err := compileRoute(catalog, rt)
+	rt := &Router{g: g, mux: http.NewServeMux(), routes: make([]*route, 0, len(routes))}
+	for i, r := range routes {
+		cr, err := compileRoute(g, catalog, r)
 		if err != nil {
 			return nil, err
 		}
-		if err := register(p.mux, pr); err != nil {
-			return nil, conflictError(routes[:i], rt, err)
+		if err := register(rt.mux, r.Pattern, cr); err != nil {
+			return nil, conflictError(routes[:i], r, err)
 		}
+		rt.routes = append(rt.routes, cr)
 	}
-	return p, nil
+	// Every route names a method, so this method-less catch-all conflicts
+	// with none of them and is chosen only when no route matches.
+	if err := register(rt.mux, "/", &unrouted{rt}); err != nil {
+		return nil, fmt.Errorf("apikey: route table: %w", err)
+	}
+	return rt, nil
 }
 
-func compileRoute(c *Catalog, rt Route) (*policyRoute, error) {
+// routeMethods are the methods a route's pattern may name.
+var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+func compileRoute(g *Guard, c *Catalog, rt Route) (*route, error) {
 	if rt.Pattern == "" {
-		return nil, errors.New("apikey: policy route has an empty pattern")
+		return nil, errors.New("apikey: route has an empty pattern")
 	}
-	if strings.ContainsAny(rt.Pattern, " \t") {
-		return nil, fmt.Errorf("apikey: policy route %q names a method: the request method decides the access level, so leave it out", rt.Pattern)
+	method, path, ok := strings.Cut(rt.Pattern, " ")
+	if !ok {
+		return nil, fmt.Errorf("apikey: route %q names no method: write one route per method, as in %q", rt.Pattern, "GET "+rt.Pattern)
+	}
+	path = strings.TrimLeft(path, " \t")
+	if !slices.Contains(routeMethods, method) {
+		return nil, fmt.Errorf("apikey: route %q: method %q is not one of %s", rt.Pattern, method, strings.Join(routeMethods, ", "))
 	}
 	if rt.Resource == "" {
-		return nil, fmt.Errorf("apikey: policy route %q has no resource", rt.Pattern)
+		return nil, fmt.Errorf("apikey: route %q has no resource", rt.Pattern)
 	}
 	if !c.Has(rt.Resource) {
-		return nil, c.unknown(fmt.Sprintf("policy route %q: ", rt.Pattern), "", rt.Resource)
+		return nil, c.unknown(fmt.Sprintf("route %q: ", rt.Pattern), "", rt.Resource)
+	}
+	need := Scope{Resource: rt.Resource, Access: rt.Access}
+	switch rt.Access {
+	case None:
+		need.Access = Write
+		if method == http.MethodGet || method == http.MethodHead {
+			need.Access = Read
+		}
+	case Read, Write:
+	default:
+		return nil, fmt.Errorf("apikey: route %q: access %d is neither Read nor Write", rt.Pattern, rt.Access)
+	}
+	if rt.Handler == nil {
+		return nil, fmt.Errorf("apikey: route %q has no handler", rt.Pattern)
 	}
 	if len(rt.Includes) > maxIncludeValues {
-		return nil, fmt.Errorf("apikey: policy route %q has %d includes, more than %d", rt.Pattern, len(rt.Includes), maxIncludeValues)
+		return nil, fmt.Errorf("apikey: route %q has %d includes, more than %d", rt.Pattern, len(rt.Includes), maxIncludeValues)
 	}
 	for i, inc := range rt.Includes {
 		switch {
 		case inc == AllResources:
-			return nil, fmt.Errorf("apikey: policy route %q: include %q is not a resource", rt.Pattern, inc)
+			return nil, fmt.Errorf("apikey: route %q: include %q is not a resource", rt.Pattern, inc)
 		case !c.Has(inc):
-			return nil, c.unknown(fmt.Sprintf("policy route %q: include: ", rt.Pattern), "", inc)
+			return nil, c.unknown(fmt.Sprintf("route %q: include: ", rt.Pattern), "", inc)
 		}
-		for _, prev := range rt.Includes[:i] {
-			if prev == inc {
-				return nil, fmt.Errorf("apikey: policy route %q lists include %q twice", rt.Pattern, inc)
-			}
+		if slices.Contains(rt.Includes[:i], inc) {
+			return nil, fmt.Errorf("apikey: route %q lists include %q twice", rt.Pattern, inc)
 		}
 	}
-	pr := &policyRoute{pattern: rt.Pattern, resource: rt.Resource, includes: append([]string(nil), rt.Includes...)}
-	if err := register(http.NewServeMux(), pr); err != nil {
-		return nil, fmt.Errorf("apikey: policy route %q: invalid pattern: %w", rt.Pattern, err)
+	cr := &route{g: g, method: method, path: path, need: need, includes: slices.Clone(rt.Includes), next: rt.Handler}
+	if err := register(http.NewServeMux(), rt.Pattern, cr); err != nil {
+		return nil, fmt.Errorf("apikey: route %q: invalid pattern: %w", rt.Pattern, err)
 	}
-	return pr, nil
+	return cr, nil
 }
 
-// register adds pr to mux, turning ServeMux's panic on an invalid or
-// conflicting pattern into an error.
-func register(mux *http.ServeMux, pr *policyRoute) (err error) {
+// register adds h to mux under pattern, turning ServeMux's panic on an
+// invalid or conflicting pattern into an error.
+func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if e, ok := v.(error); ok {
@@ -158,7 +228,7 @@ func register(mux *http.ServeMux, pr *policyRoute) (err error) {
 			}
 		}
 	}()
-	mux.Handle(pr.pattern, pr)
+	mux.Handle(pattern, h)
 	return nil
 }
 
@@ -173,72 +243,171 @@ func conflictError(earlier []Route, rt Route, err error) error {
 	}
 	for _, prev := range earlier {
 		mux := http.NewServeMux()
-		register(mux, &policyRoute{pattern: prev.Pattern})
-		if register(mux, &policyRoute{pattern: rt.Pattern}) != nil {
-			return fmt.Errorf("apikey: policy route %q conflicts with route %q%s", rt.Pattern, prev.Pattern, why)
+		register(mux, prev.Pattern, http.NotFoundHandler())
+		if register(mux, rt.Pattern, http.NotFoundHandler()) != nil {
+			return fmt.Errorf("apikey: route %q conflicts with route %q%s", rt.Pattern, prev.Pattern, why)
 		}
 	}
-	return fmt.Errorf("apikey: policy route %q: %w", rt.Pattern, err)
+	return fmt.Errorf("apikey: route %q: %w", rt.Pattern, err)
 }
 
-// Required returns the scopes the request r needs: access to the matched
-// route's resource by method, plus read access to each included resource.
-// It returns an error wrapping ErrMethodNotAllowed or ErrNoRoute, or an
-// [*IncludeError]. It does not look at credentials.
-func (p *Policy) Required(r *http.Request) ([]Scope, error) {
-	return p.required(r, nil)
+// ServeHTTP serves r with the route the Router's ServeMux picks for it,
+// behind that route's requirement.
+func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt.mux.ServeHTTP(w, r)
 }
 
-// required appends the scopes r needs to buf. With buf of capacity
-// 1+maxIncludeValues it does not allocate for a matched route.
-func (p *Policy) required(r *http.Request, buf []Scope) ([]Scope, error) {
-	var acc Access
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		acc = Read
-	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		acc = Write
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrMethodNotAllowed, r.Method)
+// Register registers every route of the table with another router, each
+// handler behind its requirement, by calling handle with the route's
+// method, its pattern without the method, and the guarded handler. Its
+// signature is that of chi's Router.Method, so that a chi app writes:
+//
+//	router.Register(r.Method) // r is a chi.Router
+//
+// The patterns are passed as written, so they must mean the same in that
+// router's syntax ("{id}" does in chi; a ServeMux subtree "/static/" does
+// not). Whatever route the other router picks, its handler checks its own
+// requirement. Requests it routes nowhere are answered by its own not-found
+// and method-not-allowed handlers, without authentication.
+func (rt *Router) Register(handle func(method, pattern string, h http.Handler)) {
+	for _, cr := range rt.routes {
+		handle(cr.method, cr.path, cr)
 	}
-	h, _ := p.mux.Handler(r)
-	rt, ok := h.(*policyRoute)
+}
+
+// Routes describes the table, one entry per route in table order, with
+// the scope each needs and the includes it accepts. The slices are the
+// caller's to keep.
+func (rt *Router) Routes() []RouteInfo {
+	out := make([]RouteInfo, len(rt.routes))
+	for i, cr := range rt.routes {
+		out[i] = RouteInfo{Method: cr.method, Pattern: cr.path, Scope: cr.need.String(), Includes: slices.Clone(cr.includes)}
+	}
+	return out
+}
+
+// Required returns the scopes r needs: the Access to the Resource of the
+// route the Router would serve r with, plus read access to each included
+// resource. It returns an [*MethodError] (wrapping ErrMethodNotAllowed),
+// an error wrapping ErrNoRoute (also for a path the Router would redirect),
+// or an [*IncludeError]. It does not look at credentials.
+func (rt *Router) Required(r *http.Request) ([]Scope, error) {
+	h, _ := rt.mux.Handler(r)
+	cr, ok := h.(*route)
 	if !ok {
-		// ServeMux answers a path it has no route for with NotFound, and
-		// a path it would serve only once cleaned (or with a trailing
-		// slash added) with a redirect: both are refusals here.
-		return nil, fmt.Errorf("%w: %q", ErrNoRoute, r.URL.EscapedPath())
+		return nil, rt.refusal(r)
 	}
-	buf = append(buf, Scope{Resource: rt.resource, Access: acc})
+	return cr.required(r, nil)
+}
+
+// Check authenticates r and requires its key to grant what [Router.Required]
+// says r needs, without serving it or writing anything: the decision
+// ServeHTTP takes, for tests and custom servers. Authentication comes first,
+// so a request without a valid key learns nothing about the routes. It
+// returns the key, or the error of [Guard.Authenticate], of Required, or an
+// [*InsufficientScopeError].
+func (rt *Router) Check(r *http.Request) (Key, error) {
+	h, _ := rt.mux.Handler(r)
+	if cr, ok := h.(*route); ok {
+		return public(cr.check(r))
+	}
+	if _, err := rt.g.authenticate(r); err != nil {
+		return Key{}, err
+	}
+	return Key{}, rt.refusal(r)
+}
+
+// ServeHTTP serves r with the route's handler if the request's key grants
+// what the route needs, and refuses it with the Guard's ErrorHandler
+// otherwise.
+func (cr *route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k, err := cr.check(r)
+	if err != nil {
+		cr.g.onError(w, r, err)
+		return
+	}
+	cr.next.ServeHTTP(w, r.WithContext(newRefContext(r.Context(), k)))
+}
+
+// check authenticates r and requires its key to grant what the route
+// needs. It does not allocate for a request it lets through.
+func (cr *route) check(r *http.Request) (*Key, error) {
+	k, err := cr.g.authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	var buf [1 + maxIncludeValues]Scope
+	required, err := cr.required(r, buf[:0])
+	if err != nil {
+		return nil, err
+	}
+	if !k.Scopes.AllowsAll(required...) {
+		return nil, insufficient(k, required)
+	}
+	return k, nil
+}
+
+// required appends the scopes r needs to buf: the route's own, then read
+// access to each included resource. With buf of capacity 1+maxIncludeValues
+// it does not allocate.
+func (cr *route) required(r *http.Request, buf []Scope) ([]Scope, error) {
+	buf = append(buf, cr.need)
+	if r.URL.RawQuery == "" {
+		return buf, nil
+	}
 	var arr [maxIncludeValues]string
 	values, ie := parseIncludes(r.URL.RawQuery, arr[:0])
 	if ie != nil {
-		ie.Route = rt.pattern
+		ie.Route = cr.method + " " + cr.path
 		return nil, ie
 	}
 	base := len(buf)
 outer:
 	for _, v := range values {
-		res := ""
-		for _, inc := range rt.includes {
-			if inc == v {
-				res = inc
-				break
-			}
-		}
-		if res == "" {
-			return nil, &IncludeError{Route: rt.pattern, Value: v, Reason: "is not an include of this route"}
+		if !slices.Contains(cr.includes, v) {
+			return nil, &IncludeError{Route: cr.method + " " + cr.path, Value: v, Reason: "is not an include of this route"}
 		}
 		for _, s := range buf[base:] {
-			if s.Resource == res {
+			if s.Resource == v {
 				continue outer
 			}
 		}
-		buf = append(buf, Scope{Resource: res, Access: Read})
+		buf = append(buf, Scope{Resource: v, Access: Read})
 	}
 	return buf, nil
 }
 
+// ServeHTTP authenticates r and refuses it: no route serves it.
+func (u *unrouted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, err := u.rt.g.authenticate(r); err != nil {
+		u.rt.g.onError(w, r, err)
+		return
+	}
+	u.rt.g.onError(w, r, u.rt.refusal(r))
+}
+
+// refusal returns the error r is refused with when no route serves it: a
+// [*MethodError] naming the methods its path is served with, if any, and
+// ErrNoRoute otherwise.
+func (rt *Router) refusal(r *http.Request) error {
+	var allowed []string
+	probe := *r
+	for _, m := range routeMethods {
+		probe.Method = m
+		if h, _ := rt.mux.Handler(&probe); isRoute(h) {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		return fmt.Errorf("%w: %q", ErrNoRoute, r.URL.EscapedPath())
+	}
+	return &MethodError{Method: r.Method, Allowed: allowed}
+}
+
+func isRoute(h http.Handler) bool {
+	_, ok := h.(*route)
+	return ok
+}
 // parseIncludes appends to dst every value of the include parameter in
 // rawQuery, split at commas and trimmed of spaces. It finds at least every
 // value that net/url's ParseQuery finds, and more: it also splits at ';' and

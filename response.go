@@ -34,8 +34,8 @@ var (
 	bodyUnavailable  = errorBody{Error: "temporarily_unavailable", Description: "the API key could not be checked; try again later"}.marshal()
 )
 
-// allowedMethods is the Allow header of a 405 answer: the methods a
-// [Policy] maps to an access level.
+// allowedMethods is the Allow header of a 405 answer when none is set: the
+// methods a [Route] may name.
 const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE"
 
 // maxEchoLen bounds how much of an offending include value an error body
@@ -77,7 +77,8 @@ func ErrorStatus(err error) int {
 // unknown, wrong-secret, inactive and expired keys. A 403 carries
 // `error="insufficient_scope"` and `scope="..."` naming the missing scopes,
 // which the body's "scope" member repeats. Two credentials in one request
-// get 400 with `error="invalid_request"`. A 405 carries an Allow header.
+// get 400 with `error="invalid_request"`. A 405 carries an Allow header:
+// the methods of a [*MethodError], or else every method a [Route] may name.
 // realm should be printable ASCII without '"' or '\'; other bytes are
 // escaped or dropped.
 func WriteError(w http.ResponseWriter, realm string, err error) {
@@ -116,7 +117,11 @@ func WriteError(w http.ResponseWriter, realm string, err error) {
 	case http.StatusNotFound:
 		body = bodyNoRoute
 	case http.StatusMethodNotAllowed:
-		h.Set("Allow", allowedMethods)
+		allow := allowedMethods
+		if me := (*MethodError)(nil); errors.As(err, &me) && len(me.Allowed) > 0 {
+			allow = strings.Join(me.Allowed, ", ")
+		}
+		h.Set("Allow", allow)
 		body = bodyMethod
 	default:
 		body = bodyUnavailable
