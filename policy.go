@@ -408,6 +408,7 @@ func isRoute(h http.Handler) bool {
 	_, ok := h.(*route)
 	return ok
 }
+
 // parseIncludes appends to dst every value of the include parameter in
 // rawQuery, split at commas and trimmed of spaces. It finds at least every
 // value that net/url's ParseQuery finds, and more: it also splits at ';' and
