@@ -113,6 +113,7 @@ type Router struct {
 // route is a compiled Route: the handler registered for its pattern.
 type route struct {
 	g        *Guard
+	pattern  string // as written in the Route
 	method   string
 	path     string // the pattern without its method
 	need     Scope  // the route's own requirement
@@ -167,11 +168,12 @@ func compileRoute(g *Guard, c *Catalog, rt Route) (*route, error) {
 	if rt.Pattern == "" {
 		return nil, errors.New("apikey: route has an empty pattern")
 	}
-	method, path, ok := strings.Cut(rt.Pattern, " ")
-	if !ok {
+	// ServeMux separates the method from the path with spaces or tabs.
+	i := strings.IndexAny(rt.Pattern, " \t")
+	if i < 0 {
 		return nil, fmt.Errorf("apikey: route %q names no method: write one route per method, as in %q", rt.Pattern, "GET "+rt.Pattern)
 	}
-	path = strings.TrimLeft(path, " \t")
+	method, path := rt.Pattern[:i], strings.TrimLeft(rt.Pattern[i:], " \t")
 	if !slices.Contains(routeMethods, method) {
 		return nil, fmt.Errorf("apikey: route %q: method %q is not one of %s", rt.Pattern, method, strings.Join(routeMethods, ", "))
 	}
@@ -209,7 +211,7 @@ func compileRoute(g *Guard, c *Catalog, rt Route) (*route, error) {
 			return nil, fmt.Errorf("apikey: route %q lists include %q twice", rt.Pattern, inc)
 		}
 	}
-	cr := &route{g: g, method: method, path: path, need: need, includes: slices.Clone(rt.Includes), next: rt.Handler}
+	cr := &route{g: g, pattern: rt.Pattern, method: method, path: path, need: need, includes: slices.Clone(rt.Includes), next: rt.Handler}
 	if err := register(http.NewServeMux(), rt.Pattern, cr); err != nil {
 		return nil, fmt.Errorf("apikey: route %q: invalid pattern: %w", rt.Pattern, err)
 	}
@@ -358,14 +360,14 @@ func (cr *route) required(r *http.Request, buf []Scope) ([]Scope, error) {
 	var arr [maxIncludeValues]string
 	values, ie := parseIncludes(r.URL.RawQuery, arr[:0])
 	if ie != nil {
-		ie.Route = cr.method + " " + cr.path
+		ie.Route = cr.pattern
 		return nil, ie
 	}
 	base := len(buf)
 outer:
 	for _, v := range values {
 		if !slices.Contains(cr.includes, v) {
-			return nil, &IncludeError{Route: cr.method + " " + cr.path, Value: v, Reason: "is not an include of this route"}
+			return nil, &IncludeError{Route: cr.pattern, Value: v, Reason: "is not an include of this route"}
 		}
 		for _, s := range buf[base:] {
 			if s.Resource == v {

@@ -313,6 +313,7 @@ func TestNewRouterErrors(t *testing.T) {
 		route("GET admin.example.com/api/", "admin"),
 		route("GET /", "public"),
 		route("HEAD /api/heads/{id}", "lists"),
+		route("DELETE\t/api/tabbed", "lists"),
 	})
 	assert.NoError(t, err, "NewRouter of non-conflicting patterns")
 }
