@@ -48,11 +48,14 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: opening %s: %w", path, err)
 	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+	fi, err := os.Stat(abs)
+	switch {
+	case err == nil && fi.IsDir():
 		return nil, fmt.Errorf("sqlitestore: opening %s: is a directory, not a database file", path)
-	}
-	if err := createPrivate(abs); err != nil {
-		return nil, fmt.Errorf("sqlitestore: opening %s: cannot open the file: check that its directory exists and is writable (%w)", path, err)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := createPrivate(abs); err != nil {
+			return nil, fmt.Errorf("sqlitestore: opening %s: cannot open the file: check that its directory exists and is writable (%w)", path, err)
+		}
 	}
 	uri := fileURI(abs)
 	w, err := sql.Open("sqlite3", uri+"?"+writeParams)
@@ -82,15 +85,14 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// createPrivate creates an empty file at path with mode 0600 (less what the
-// umask removes), unless a file is already there, so that SQLite, which
-// would have created it with 0644, opens a file only its owner can read. An
-// empty file is a new database to SQLite.
+// createPrivate creates an empty file at path, which does not exist, with
+// mode 0600 (less what the umask removes), so that SQLite, which would
+// create it 0644, opens a file only its owner can read. A symbolic link
+// whose target is missing is followed, as SQLite would follow it; a file
+// made meanwhile by another process is left as it is. An empty file is a
+// new database to SQLite.
 func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

@@ -206,6 +206,22 @@ func TestOpenCreatesOwnerOnlyFiles(t *testing.T) {
 	}
 }
 
+// TestOpenCreatesOwnerOnlyFilesThroughASymlink opens a database through a
+// symbolic link to a file that does not exist yet: SQLite follows the link,
+// and the file it finds, with its -wal and -shm files, is owner-only.
+func TestOpenCreatesOwnerOnlyFilesThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.db")
+	link := filepath.Join(dir, "link.db")
+	require.NoError(t, os.Symlink(target, link), "Symlink")
+	s, err := sqlitestore.Open(link)
+	require.NoError(t, err, "Open")
+	t.Cleanup(func() { s.Close() })
+	_, _, err = newManager(t, apikey.Options{Store: s}).Create(context.Background(), apikey.CreateParams{Label: "private"})
+	require.NoError(t, err, "Manager.Create")
+	assert.Equal(t, map[string]os.FileMode{"target.db": 0o600, "target.db-wal": 0o600, "target.db-shm": 0o600}, fileModes(t, target))
+}
+
 // TestOpenKeepsAnExistingFilesMode opens a database file that its operator
 // made readable by others: Open leaves its mode alone, and SQLite gives the
 // -wal and -shm files the same mode.
