@@ -15,7 +15,11 @@
 // it mints a key of the account "demo" with scopes "*:write,keys:write" (full
 // access to the account's data, and the right to manage its keys), prints
 // its token once on standard output and says what it is on standard error.
-// It shuts down cleanly on SIGINT or SIGTERM.
+// It shuts down cleanly on SIGINT or SIGTERM. Its http.Server bounds how
+// long a client may take to send a request, read the answer or keep an idle
+// connection (at most 30 s each), and the size of a request's headers
+// (16 KiB): see newServer. The database file it creates is readable and
+// writable by its owner only.
 package main
 
 import (
