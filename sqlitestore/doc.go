@@ -48,6 +48,19 @@
 // as it refuses any newer schema: run one version of keyscope on a file, or
 // upgrade every program that opens it together.
 //
+// # File permissions
+//
+// The database holds the digest of every key, so [Open] creates a new
+// database file with mode 0600, readable and writable by its owner only,
+// before SQLite opens it; SQLite gives the -wal and -shm files it keeps
+// beside the database the database file's mode, so they are 0600 too. (Left
+// to itself, SQLite would create all three 0644, readable by every user of
+// the machine.) Open leaves the mode of an existing file alone: a file an
+// operator made readable by a group, for a backup job, stays so, and its
+// -wal and -shm files follow it. chmod 600 the file to make it private
+// again. [New] opens no file, and so changes no mode: the application
+// decides.
+//
 // # Connections and concurrency
 //
 // The database is in WAL mode (journal_mode=WAL, which Open sets and which

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +31,14 @@ const (
 // schema is newer than this version of the package knows (which it leaves
 // untouched).
 //
+// path is a file name, taken literally: ":memory:" and "file:x" are files
+// of those names (for a database in memory, or a URI, open a handle and
+// pass it to [New]). A file that does not exist is created with mode 0600,
+// readable and writable by its owner only, since it holds the digests of
+// every key; SQLite gives the -wal and -shm files beside it the same mode.
+// The mode of an existing file is left as it is, the operator's choice, and
+// its -wal and -shm files follow it too.
+//
 // The Store owns its connections: Close closes them.
 func Open(path string) (*Store, error) {
 	if path == "" {
@@ -39,8 +48,14 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: opening %s: %w", path, err)
 	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+	fi, err := os.Stat(abs)
+	switch {
+	case err == nil && fi.IsDir():
 		return nil, fmt.Errorf("sqlitestore: opening %s: is a directory, not a database file", path)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := createPrivate(abs); err != nil {
+			return nil, fmt.Errorf("sqlitestore: opening %s: cannot open the file: check that its directory exists and is writable (%w)", path, err)
+		}
 	}
 	uri := fileURI(abs)
 	w, err := sql.Open("sqlite3", uri+"?"+writeParams)
@@ -68,6 +83,20 @@ func Open(path string) (*Store, error) {
 		return nil, openError(path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates an empty file at path, which does not exist, with
+// mode 0600 (less what the umask removes), so that SQLite, which would
+// create it 0644, opens a file only its owner can read. A symbolic link
+// whose target is missing is followed, as SQLite would follow it; a file
+// made meanwhile by another process is left as it is. An empty file is a
+// new database to SQLite.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // readerMmapSize is how much of the file readers map into memory: reads of

@@ -172,3 +172,66 @@ func TestNewRefusesOtherDrivers(t *testing.T) {
 	_, err = sqlitestore.New(nil)
 	assert.Error(t, err, "New(nil)")
 }
+
+// fileModes returns the permission bits of the database at path and of its
+// -wal and -shm files, which must all exist.
+func fileModes(t *testing.T, path string) map[string]os.FileMode {
+	t.Helper()
+	modes := map[string]os.FileMode{}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(path + suffix)
+		require.NoError(t, err, "the database's %q file", suffix)
+		modes[filepath.Base(path+suffix)] = fi.Mode().Perm()
+	}
+	return modes
+}
+
+// TestOpenCreatesOwnerOnlyFiles opens new databases, writes to each while
+// it is open, so that SQLite has made its -wal and -shm files, and checks
+// that all three files are readable and writable by their owner only. The
+// usual umask, 022, left all three 0644 before Open created the file
+// itself.
+func TestOpenCreatesOwnerOnlyFiles(t *testing.T) {
+	for _, name := range []string{"keys.db", ":memory:", "file:keys.db?mode=memory"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), name)
+			s, err := sqlitestore.Open(path)
+			require.NoError(t, err, "Open")
+			t.Cleanup(func() { s.Close() })
+			_, _, err = newManager(t, apikey.Options{Store: s}).Create(context.Background(), apikey.CreateParams{Label: "private"})
+			require.NoError(t, err, "Manager.Create")
+			base := filepath.Base(path)
+			assert.Equal(t, map[string]os.FileMode{base: 0o600, base + "-wal": 0o600, base + "-shm": 0o600}, fileModes(t, path))
+		})
+	}
+}
+
+// TestOpenCreatesOwnerOnlyFilesThroughASymlink opens a database through a
+// symbolic link to a file that does not exist yet: SQLite follows the link,
+// and the file it finds, with its -wal and -shm files, is owner-only.
+func TestOpenCreatesOwnerOnlyFilesThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.db")
+	link := filepath.Join(dir, "link.db")
+	require.NoError(t, os.Symlink(target, link), "Symlink")
+	s, err := sqlitestore.Open(link)
+	require.NoError(t, err, "Open")
+	t.Cleanup(func() { s.Close() })
+	_, _, err = newManager(t, apikey.Options{Store: s}).Create(context.Background(), apikey.CreateParams{Label: "private"})
+	require.NoError(t, err, "Manager.Create")
+	assert.Equal(t, map[string]os.FileMode{"target.db": 0o600, "target.db-wal": 0o600, "target.db-shm": 0o600}, fileModes(t, target))
+}
+
+// TestOpenKeepsAnExistingFilesMode opens a database file that its operator
+// made readable by others: Open leaves its mode alone, and SQLite gives the
+// -wal and -shm files the same mode.
+func TestOpenKeepsAnExistingFilesMode(t *testing.T) {
+	path, _ := seedFile(t)
+	require.NoError(t, os.Chmod(path, 0o640), "Chmod")
+	s, err := sqlitestore.Open(path)
+	require.NoError(t, err, "Open")
+	t.Cleanup(func() { s.Close() })
+	_, _, err = newManager(t, apikey.Options{Store: s}).Create(context.Background(), apikey.CreateParams{Label: "shared"})
+	require.NoError(t, err, "Manager.Create")
+	assert.Equal(t, map[string]os.FileMode{"keys.db": 0o640, "keys.db-wal": 0o640, "keys.db-shm": 0o640}, fileModes(t, path))
+}

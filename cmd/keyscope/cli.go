@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -405,19 +404,10 @@ func parseKeyID(s string) (uuid.UUID, error) {
 // input: far more than any token.
 const maxTokenInput = 4096
 
-// readToken reads a token from the first line of r.
-func readToken(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, maxTokenInput)).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("reading the token from standard input: %w", err)
-	}
-	return strings.TrimSpace(line), nil
-}
-
-// readOneToken reads r, which must hold exactly one token and nothing but
-// white space around it. Its errors never quote the input, which is
-// secret.
-func readOneToken(r io.Reader) (string, error) {
+// readOneToken reads r, the standard input of the command name, which must
+// hold exactly one token and nothing but white space around it. Its errors
+// never quote the input, which is secret.
+func readOneToken(r io.Reader, name string) (string, error) {
 	in, err := io.ReadAll(io.LimitReader(r, maxTokenInput+1))
 	if err != nil {
 		return "", fmt.Errorf("reading the token from standard input: %w", err)
@@ -428,12 +418,16 @@ func readOneToken(r io.Reader) (string, error) {
 	words := strings.Fields(string(in))
 	switch len(words) {
 	case 0:
-		return "", usagef("no token on standard input; give it there, as in: keyscope revoke < token.txt")
+		return "", usagef("no token on standard input; give it there, as in: keyscope %s < token.txt", name)
 	case 1:
 		return words[0], nil
 	}
 	return "", usagef("standard input holds %d words; give exactly one token", len(words))
 }
+
+// tokenArgRisk says why a token must not be given as a command-line
+// argument.
+const tokenArgRisk = "a token on the command line is saved in the shell history and visible to other users of the machine (ps) while keyscope runs"
 
 // parseExpiry parses when, the value of create's --expires, relative to
 // now: a duration from now ("720h"), a date ("2030-01-02", at midnight UTC)

@@ -86,8 +86,10 @@ never shown; the hint is the token's prefix and last four characters.`,
 history and the process list, as in "keyscope revoke < leaked.txt", and
 deactivates its key at once, as deactivate does, then shows the key. The
 token must carry its key's secret; whether the key is active or expired
-does not matter. Exits 3 if the token matches no key in this database.`,
-		nargs: [2]int{0, 0},
+does not matter. A token given as an argument is refused. At a terminal,
+paste the token and end the input with Ctrl-D. Exits 3 if the token
+matches no key in this database.`,
+		nargs: [2]int{0, 1},
 		check: checkRevoke,
 		run:   runRevoke,
 	},
@@ -111,10 +113,13 @@ grace period, so that clients can move to the new token; with --grace 0
 	keyCommand("delete", "Delete a key; its token stops verifying at once.", "", runDelete),
 	{
 		name:    "verify",
-		args:    "[TOKEN | -] [flags]",
-		summary: "Check a token and show its key.",
-		help: `Without TOKEN, or with "-", the token is read from the first line of
-standard input, which keeps it out of the shell history and the process
+		args:    "[flags] < TOKEN-FILE",
+		summary: "Check a token, read from standard input, and show its key.",
+		help: `Reads one token from standard input, which keeps it out of the shell
+history and the process list, as in "keyscope verify < token.txt". At a
+terminal, paste the token and end the input with Ctrl-D. A token given as
+an argument is still accepted, with a warning on standard error: it is
+saved in the shell history and visible to other users in the process
 list. Exits 0 if the token verifies and 4, saying why, if it does not.
 Verifying here does not count as a use of the key.`,
 		nargs: [2]int{0, 1},
@@ -272,27 +277,30 @@ func runDelete(c *cli, x *cmdCtx, m *apikey.Manager) error {
 	return nil
 }
 
-// checkVerify takes the token from the argument or, without one or for
-// "-", from the first line of standard input.
+// checkVerify reads the token from standard input, or takes it from the
+// argument, which it accepts as earlier versions did but warns about on
+// standard error.
 func checkVerify(x *cmdCtx) error {
 	if len(x.args) > 0 && x.args[0] != "-" {
+		fmt.Fprintf(x.cli.stderr, "keyscope verify: warning: %s; give it on standard input instead, as in: keyscope verify < token.txt\n", tokenArgRisk)
 		x.token = x.args[0]
 		return nil
 	}
-	tok, err := readToken(x.cli.stdin)
+	tok, err := readOneToken(x.cli.stdin, "verify")
 	if err != nil {
 		return err
-	}
-	if tok == "" {
-		return usagef("no token: give one as an argument or on standard input")
 	}
 	x.token = tok
 	return nil
 }
 
-// checkRevoke reads the token from standard input.
+// checkRevoke reads the token from standard input, and refuses an argument
+// (which revoke never accepted), saying why.
 func checkRevoke(x *cmdCtx) error {
-	tok, err := readOneToken(x.cli.stdin)
+	if len(x.args) > 0 && x.args[0] != "-" {
+		return usagef("give the token on standard input, as in: keyscope revoke < leaked.txt, not as an argument: %s (to deactivate a key by its ID, use deactivate)", tokenArgRisk)
+	}
+	tok, err := readOneToken(x.cli.stdin, "revoke")
 	if err != nil {
 		return err
 	}

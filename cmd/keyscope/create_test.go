@@ -140,3 +140,21 @@ func TestCreateWithoutExpiryNeverExpires(t *testing.T) {
 		assert.NotContains(t, r.stdout, "expires_at", "create %q", args)
 	}
 }
+
+// TestCreateMakesAnOwnerOnlyDatabase runs create on a path where no
+// database is: the file it makes, and any -wal or -shm file left beside
+// it, are readable and writable by their owner only.
+func TestCreateMakesAnOwnerOnlyDatabase(t *testing.T) {
+	h := newHarness(t)
+	h.createKey("first", "full")
+	entries, err := os.ReadDir(filepath.Dir(h.db))
+	require.NoError(t, err, "the database's directory")
+	require.NotEmpty(t, entries, "create made no file")
+	for _, e := range entries {
+		fi, err := e.Info()
+		require.NoError(t, err, e.Name())
+		assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), e.Name())
+	}
+	_, err = os.Stat(h.db)
+	assert.NoError(t, err, "the database")
+}

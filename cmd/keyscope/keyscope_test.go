@@ -190,7 +190,6 @@ func TestLifecycle(t *testing.T) {
 	assert.Contains(t, r.stdout, "campaigns:read,lists:write", "show")
 	assert.NotContains(t, r.stdout, tok, "show shows the token")
 
-	h.run("", "verify", tok).must(t, exitOK)
 	r = h.run(tok+"\n", "verify").must(t, exitOK)
 	assertHasPrefix(t, r.stdout, "valid\n", "verify from stdin")
 	assert.Contains(t, r.stdout, id, "verify from stdin")
@@ -199,32 +198,32 @@ func TestLifecycle(t *testing.T) {
 	assert.Contains(t, h.run("", "rename", id, "shop (old)").must(t, exitOK).stdout, "shop (old)", "rename")
 
 	h.run("", "deactivate", id).must(t, exitOK)
-	assertHasPrefix(t, h.run("", "verify", tok).must(t, exitInvalid).stdout, "inactive", "verify deactivated")
+	assertHasPrefix(t, h.run(tok, "verify").must(t, exitInvalid).stdout, "inactive", "verify deactivated")
 	h.run("", "activate", id).must(t, exitOK)
-	h.run("", "verify", tok).must(t, exitOK)
+	h.run(tok, "verify").must(t, exitOK)
 
 	r = h.run("", "clone", id).must(t, exitOK)
 	cloneTok := newToken(t, r)
 	assert.NotEqual(t, tok, cloneTok, "clone's token")
 	assert.Contains(t, r.stderr, "Cloned from: "+id, "clone's stderr")
-	h.run("", "verify", cloneTok).must(t, exitOK)
-	h.run("", "verify", tok).must(t, exitOK)
+	h.run(cloneTok, "verify").must(t, exitOK)
+	h.run(tok, "verify").must(t, exitOK)
 
 	r = h.run("", "roll", id, "--grace", "1h").must(t, exitOK)
 	rollTok := newToken(t, r)
 	assert.Contains(t, r.stderr, "stops verifying at", "roll's stderr")
-	h.run("", "verify", rollTok).must(t, exitOK)
-	h.run("", "verify", tok).must(t, exitOK) // within its grace
+	h.run(rollTok, "verify").must(t, exitOK)
+	h.run(tok, "verify").must(t, exitOK) // within its grace
 	assert.NotContains(t, h.run("", "show", id).must(t, exitOK).stdout, "Expires:     never", "rolled original does not expire")
 
-	cloneID := detailsID(t, h.run("", "verify", cloneTok).stdout)
+	cloneID := detailsID(t, h.run(cloneTok, "verify").stdout)
 	h.run("", "roll", cloneID).must(t, exitOK) // no grace
-	assertHasPrefix(t, h.run("", "verify", cloneTok).must(t, exitInvalid).stdout, "expired", "verify rolled without grace")
+	assertHasPrefix(t, h.run(cloneTok, "verify").must(t, exitInvalid).stdout, "expired", "verify rolled without grace")
 
 	assert.Contains(t, h.run("", "delete", id).must(t, exitOK).stdout, "Deleted key "+id, "delete")
 	h.run("", "show", id).must(t, exitNotFound)
 	h.run("", "delete", id).must(t, exitNotFound)
-	assertHasPrefix(t, h.run("", "verify", tok).must(t, exitInvalid).stdout, "invalid", "verify deleted")
+	assertHasPrefix(t, h.run(tok, "verify").must(t, exitInvalid).stdout, "invalid", "verify deleted")
 }
 
 func TestJSONOutput(t *testing.T) {
@@ -257,12 +256,12 @@ func TestJSONOutput(t *testing.T) {
 			ID uuid.UUID `json:"id"`
 		} `json:"key"`
 	}
-	decodeOne(t, h.run("", "--json", "verify", tok).must(t, exitOK).stdout, &v)
+	decodeOne(t, h.run(tok, "--json", "verify").must(t, exitOK).stdout, &v)
 	assert.True(t, v.Valid, "verify --json: %+v", v)
 	require.NotNil(t, v.Key, "verify --json: %+v", v)
 	assert.Equal(t, id, v.Key.ID, "verify --json")
 	v.Key = nil
-	decodeOne(t, h.run("", "verify", "--json", "sk_nope").must(t, exitInvalid).stdout, &v)
+	decodeOne(t, h.run("sk_nope", "verify", "--json").must(t, exitInvalid).stdout, &v)
 	assert.False(t, v.Valid, "verify --json of a bad token: %+v", v)
 	assert.Equal(t, "invalid", v.Reason, "verify --json of a bad token")
 	assert.Nil(t, v.Key, "verify --json of a bad token")
@@ -316,8 +315,8 @@ func TestExitCodes(t *testing.T) {
 		{"DeleteUnknownID", "", []string{"delete", unknown}, exitNotFound, "no key"},
 		{"ListNegativeLimit", "", []string{"list", "--limit", "-1"}, exitUsage, "--limit"},
 		{"ListBadBefore", "", []string{"list", "--before", "x"}, exitUsage, "--before"},
-		{"VerifyGarbage", "", []string{"verify", "sk_garbage"}, exitInvalid, ""},
-		{"VerifyEmptyStdin", "", []string{"verify"}, exitUsage, "no token"},
+		{"VerifyGarbage", "sk_garbage", []string{"verify"}, exitInvalid, ""},
+		{"VerifyEmptyStdin", "", []string{"verify"}, exitUsage, "no token on standard input"},
 		{"BadPrefix", "", []string{"--prefix", "bad-prefix", "list"}, exitUsage, "prefix"},
 	}
 	for _, tc := range tests {
@@ -359,9 +358,9 @@ func TestDatabaseOutlivesTheProcess(t *testing.T) {
 	id, tok := h.createKey("durable", "lists:read")
 	// Each run opens and closes the database, as separate processes would.
 	h.run("", "deactivate", id.String()).must(t, exitOK)
-	h.run("", "verify", tok).must(t, exitInvalid)
+	h.run(tok, "verify").must(t, exitInvalid)
 	h.run("", "activate", id.String()).must(t, exitOK)
-	h.run("", "verify", tok).must(t, exitOK)
+	h.run(tok, "verify").must(t, exitOK)
 }
 
 var errIO = errors.New("disk I/O error")
@@ -459,8 +458,8 @@ func TestPrefix(t *testing.T) {
 	h.env[envPrefix] = "shop"
 	_, tok := h.createKey("k", "full")
 	assertHasPrefix(t, tok, "shop_", "the token")
-	h.run("", "verify", tok).must(t, exitOK)
-	h.run("", "--prefix", "sk", "verify", tok).must(t, exitInvalid)
+	h.run(tok, "verify").must(t, exitOK)
+	h.run(tok, "--prefix", "sk", "verify").must(t, exitInvalid)
 }
 
 func TestListPagingAndLabels(t *testing.T) {

@@ -20,8 +20,12 @@
 // create, clone and roll print the new token, and nothing else, to standard
 // output, once; the key's details and a reminder to store the token go to
 // standard error (with --json, standard output is one JSON object, the key
-// and its token). revoke reads a leaked token from standard input and
-// deactivates its key.
+// and its token). verify and revoke read the token from standard input,
+// which keeps it out of the shell history and the process list: verify
+// checks it, revoke deactivates its key. verify still accepts a token as
+// an argument, as earlier versions did, but warns on standard error; revoke
+// refuses one. A database that create makes is readable and writable by
+// its owner only (mode 0600).
 //
 // Exit status: 0 success, 1 failure (the database could not be opened or
 // written), 2 usage error, 3 no such key (for revoke, no key with that

@@ -27,6 +27,7 @@ func TestRevoke(t *testing.T) {
 	// Revoking it again changes nothing and succeeds; so does revoking a
 	// token given with white space around it, or an expired key's.
 	h.run("  "+tok+"  \r\n\n", "revoke").must(t, exitOK)
+	h.run(tok, "revoke", "-").must(t, exitOK) // "-" names standard input, as for verify
 	expID, expTok := h.createKeyFor("", "expired", "lists:read")
 	h.run("", "roll", expID.String()).must(t, exitOK) // no grace: expired at once
 	h.run(expTok, "revoke").must(t, exitOK)
@@ -70,7 +71,9 @@ func TestRevokeRefuses(t *testing.T) {
 		{"TwoTokensOnALine", tok + " " + tok2 + "\n", nil, exitUsage, "standard input holds 2 words; give exactly one token"},
 		{"TwoLines", tok + "\n" + tok2 + "\n", nil, exitUsage, "standard input holds 2 words"},
 		{"TooLong", strings.Repeat("x", maxTokenInput+1), nil, exitUsage, "more than 4096 bytes"},
-		{"TokenAsArgument", "", []string{tok}, exitUsage, "no arguments"},
+		{"TokenAsArgument", "", []string{tok}, exitUsage, "give the token on standard input, as in: keyscope revoke < leaked.txt, not as an argument: a token on the command line is saved in the shell history"},
+		{"TokenAsArgumentAndOnInput", tok, []string{tok}, exitUsage, "not as an argument"},
+		{"TwoArguments", "", []string{tok, tok2}, exitUsage, "0 to 1 arguments"},
 		{"Garbage", "sk_garbage", nil, exitNotFound, unknown},
 		{"Tampered", tampered, nil, exitNotFound, unknown},
 		{"OtherPrefix", "shop" + tok[2:], nil, exitNotFound, unknown},

@@ -15,7 +15,11 @@
 // it mints a key of the account "demo" with scopes "*:write,keys:write" (full
 // access to the account's data, and the right to manage its keys), prints
 // its token once on standard output and says what it is on standard error.
-// It shuts down cleanly on SIGINT or SIGTERM.
+// It shuts down cleanly on SIGINT or SIGTERM. Its http.Server bounds how
+// long a client may take to send a request, read the answer or keep an idle
+// connection (at most 30 s each), and the size of a request's headers
+// (16 KiB): see newServer. The database file it creates is readable and
+// writable by its owner only.
 package main
 
 import (
@@ -50,12 +54,14 @@ func main() {
 type started struct {
 	addr string          // the listening address
 	m    *apikey.Manager // the Manager the server verifies and manages keys with
+	srv  *http.Server    // the server, with the limits it serves with
 }
 
 // run starts the server and serves until ctx is done. If ready is not nil,
-// it receives the listening address and the server's Manager once the
-// server accepts connections.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- started) error {
+// it receives the listening address, the server's Manager and its
+// http.Server once the server accepts connections. Each of adjust, for
+// tests, may change the http.Server's settings before it serves.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- started, adjust ...func(*http.Server)) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "KEYSCOPE_ADDR", "127.0.0.1:8080"), "listen address (env KEYSCOPE_ADDR)")
@@ -95,10 +101,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := newServer(h)
+	for _, f := range adjust {
+		f(srv)
+	}
 	fmt.Fprintf(stderr, "keyscope example server on http://%s (keys in %s); Ctrl-C stops it\n", ln.Addr(), *dbPath)
 	if ready != nil {
-		ready <- started{addr: ln.Addr().String(), m: m}
+		ready <- started{addr: ln.Addr().String(), m: m, srv: srv}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -117,6 +126,38 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintln(stderr, "keyscope example server stopped")
 	return nil
+}
+
+// maxHeaderBytes is the most the server reads of a request's line and
+// headers (net/http allows 4 KiB more); a larger request gets 431 Request
+// Header Fields Too Large.
+const maxHeaderBytes = 16 << 10
+
+// newServer returns the http.Server that serves h, with limits on how long
+// and how much a client may hold of it. Without them a client holds a
+// connection, and a file descriptor, for as long as it likes: by declaring
+// a body and never sending it, or by keeping an idle connection open, a few
+// hundred sockets starve the server of descriptors, and its operators of
+// access. Every application serving keyscope needs these settings.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
+		// Time to send the request line and headers: a slow client (slowloris)
+		// cannot hold a connection before any handler, and the Guard, runs.
+		ReadHeaderTimeout: 5 * time.Second,
+		// Time to send the whole request, body included: a request that
+		// declares a body and never sends it is cut off.
+		ReadTimeout: 15 * time.Second,
+		// Time from the end of the headers to the end of the response: a
+		// client that never reads the answer frees the handler.
+		WriteTimeout: 30 * time.Second,
+		// Time a keep-alive connection may wait for its next request.
+		IdleTimeout: 30 * time.Second,
+		// A request carries one credential and a few headers, not the 1 MiB
+		// net/http allows by default, which every connection could make the
+		// server read and buffer before any handler runs.
+		MaxHeaderBytes: maxHeaderBytes,
+	}
 }
 
 func envOr(getenv func(string) string, name, def string) string {

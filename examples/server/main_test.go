@@ -42,23 +42,30 @@ type server struct {
 	stdout *syncBuffer     // what it printed on stdout: the first key, if it minted one
 	stderr *syncBuffer     // its messages and log
 	m      *apikey.Manager // its Manager, to mint keys as the keyscope command would
+	addr   string          // its listening address
+	srv    *http.Server    // its http.Server
 }
 
 // startServer runs the example server on a free port over the database
-// db, and returns it once it accepts connections. The server is stopped,
-// and must stop cleanly, when the test ends.
-func startServer(t *testing.T, db string) server {
+// db (without -db if db is empty), with the changes adjust makes to its
+// http.Server, and returns it once it accepts connections. The server is
+// stopped, and must stop cleanly, when the test ends.
+func startServer(t *testing.T, db string, adjust ...func(*http.Server)) server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := server{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	args := []string{"-addr", "127.0.0.1:0"}
+	if db != "" {
+		args = append(args, "-db", db)
+	}
 	ready := make(chan started, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-db", db}, func(string) string { return "" }, s.stdout, s.stderr, ready)
+		done <- run(ctx, args, func(string) string { return "" }, s.stdout, s.stderr, ready, adjust...)
 	}()
 	select {
 	case st := <-ready:
-		s.base, s.m = "http://"+st.addr, st.m
+		s.base, s.m, s.addr, s.srv = "http://"+st.addr, st.m, st.addr, st.srv
 	case err := <-done:
 		cancel()
 		require.FailNowf(t, "server did not start", "%v\n%s", err, s.stderr)
