@@ -32,16 +32,29 @@ var includes = map[string][]string{
 
 func resources() []string { return slices.Sorted(maps.Keys(includes)) }
 
-// routes is the route policy: one collection and one item route per
-// resource. The data API registers exactly these patterns, so the policy
-// and the router serve the same table.
-func routes() []apikey.Route {
+// searchable are the resources with a search route, "POST /api/<r>/search",
+// which takes its criteria in a JSON body and only reads.
+var searchable = []string{"profiles", "campaigns"}
+
+// routes is the data API's route table: for each resource, list and create
+// on the collection, get, update and delete on an item, and for some a
+// search that is sent with POST but needs only read access. Each route
+// carries its handler, so the router serves exactly these requirements.
+func (d *dataAPI) routes() []apikey.Route {
 	var rs []apikey.Route
 	for _, res := range resources() {
+		coll, item := "/api/"+res, "/api/"+res+"/{id}"
 		rs = append(rs,
-			apikey.Route{Pattern: "/api/" + res, Resource: res, Includes: includes[res]},
-			apikey.Route{Pattern: "/api/" + res + "/{id}", Resource: res, Includes: includes[res]},
+			d.route("GET", coll, res, 0, includes[res], d.list),
+			d.route("POST", coll, res, 0, nil, d.create),
+			d.route("GET", item, res, 0, includes[res], d.get),
+			d.route("PATCH", item, res, 0, nil, d.update),
+			d.route("PUT", item, res, 0, nil, d.update),
+			d.route("DELETE", item, res, 0, nil, d.delete),
 		)
+		if slices.Contains(searchable, res) {
+			rs = append(rs, d.route("POST", coll+"/search", res, apikey.Read, includes[res], d.search))
+		}
 	}
 	return rs
 }
@@ -65,21 +78,8 @@ type dataAPI struct {
 	nextID   int
 }
 
-func newDataAPI() http.Handler {
-	d := &dataAPI{accounts: map[string]account{}}
-	mux := http.NewServeMux()
-	for _, rt := range routes() {
-		if strings.HasSuffix(rt.Pattern, "{id}") {
-			d.handle(mux, "GET", rt, d.get)
-			d.handle(mux, "PATCH", rt, d.update)
-			d.handle(mux, "PUT", rt, d.update)
-			d.handle(mux, "DELETE", rt, d.delete)
-		} else {
-			d.handle(mux, "GET", rt, d.list)
-			d.handle(mux, "POST", rt, d.create)
-		}
-	}
-	return mux
+func newDataAPI() *dataAPI {
+	return &dataAPI{accounts: map[string]account{}}
 }
 
 // account returns the data of owner, giving a new account its copy of the
@@ -114,23 +114,24 @@ type request struct {
 	i    int     // on an item route, the index of the item {id} names
 }
 
-// handle registers method on rt's pattern. The handler refuses a request
-// without a verified key in its context (401: the server mounts the data API
-// behind the guard, which lets none through), decodes the body of a POST,
+// route returns the route "method path" on resource res, needing access
+// (or, when it is zero, the access of the method) and accepting includes,
+// served by op. The handler refuses a request without a verified key in its
+// context (401: the router lets none through), decodes the body of a POST,
 // PATCH or PUT (answering 400 if it is not a JSON object), then locks d,
 // takes the data of the key's account and, on an item route, finds the item
 // {id} names there (answering 404 if there is none), and calls op with d
 // still locked.
-func (d *dataAPI) handle(mux *http.ServeMux, method string, rt apikey.Route, op func(http.ResponseWriter, *request)) {
+func (d *dataAPI) route(method, path, res string, access apikey.Access, includes []string, op func(http.ResponseWriter, *request)) apikey.Route {
 	hasBody := method != "GET" && method != "DELETE"
-	isItem := strings.HasSuffix(rt.Pattern, "{id}")
-	mux.HandleFunc(method+" "+rt.Pattern, func(w http.ResponseWriter, r *http.Request) {
+	isItem := strings.HasSuffix(path, "{id}")
+	h := func(w http.ResponseWriter, r *http.Request) {
 		k, ok := apikey.FromContext(r.Context())
 		if !ok {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
 			return
 		}
-		q := &request{Request: r, res: rt.Resource, i: -1}
+		q := &request{Request: r, res: res, i: -1}
 		if hasBody {
 			if q.body, ok = decodeItem(w, r); !ok {
 				return
@@ -145,12 +146,13 @@ func (d *dataAPI) handle(mux *http.ServeMux, method string, rt apikey.Route, op 
 			}
 		}
 		op(w, q)
-	})
+	}
+	return apikey.Route{Pattern: method + " " + path, Resource: res, Access: access, Includes: includes, Handler: http.HandlerFunc(h)}
 }
 
-// included returns the related records the request asked for. The route
-// policy has already checked every value against the route and the key's
-// scopes; this reads the same query parameter it read.
+// included returns the related records the request asked for. The router
+// has already checked every value against the route and the key's scopes;
+// this reads the same query parameter it read.
 func included(q *request) map[string][]item {
 	var out map[string][]item
 	for _, v := range q.URL.Query()["include"] {
@@ -195,6 +197,23 @@ func (d *dataAPI) list(w http.ResponseWriter, q *request) {
 
 func (d *dataAPI) get(w http.ResponseWriter, q *request) {
 	writeJSON(w, http.StatusOK, map[string]any{"data": q.data[q.res][q.i], "included": included(q)})
+}
+
+// search lists the items whose name contains the body's "name", a string;
+// it changes nothing, so its route needs only read access.
+func (d *dataAPI) search(w http.ResponseWriter, q *request) {
+	name, ok := q.body["name"].(string)
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_search", "detail": `the body must be {"name": "<text to find>"}`})
+		return
+	}
+	found := []item{}
+	for _, it := range q.data[q.res] {
+		if n, _ := it["name"].(string); strings.Contains(n, name) {
+			found = append(found, it)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": found, "included": included(q)})
 }
 
 func (d *dataAPI) create(w http.ResponseWriter, q *request) {

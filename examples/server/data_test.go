@@ -36,6 +36,16 @@ func (c dataClient) do(t *testing.T, method, path, body string) (int, map[string
 	return rec.Code, out
 }
 
+// unguarded serves d's routes on a plain ServeMux, without the router's
+// checks, so that the data API's own behaviour can be tested alone.
+func unguarded(d *dataAPI) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range d.routes() {
+		mux.Handle(rt.Pattern, rt.Handler)
+	}
+	return mux
+}
+
 // dataID returns the "id" of the "data" object of an answer.
 func dataID(t *testing.T, answer map[string]any) string {
 	t.Helper()
@@ -47,7 +57,7 @@ func dataID(t *testing.T, answer map[string]any) string {
 // TestDataAPI walks the data API's operations on one resource of one
 // account.
 func TestDataAPI(t *testing.T) {
-	c := dataClient{api: newDataAPI(), owner: "demo"}
+	c := dataClient{api: unguarded(newDataAPI()), owner: "demo"}
 
 	status, created := c.do(t, "POST", "/api/tags", `{"name":"new","id":"ignored"}`)
 	require.Equal(t, http.StatusCreated, status, "create: %v", created)
@@ -84,6 +94,15 @@ func TestDataAPI(t *testing.T) {
 		})
 	}
 
+	status, found := c.do(t, "POST", "/api/profiles/search", `{"name":"profiles 2"}`)
+	require.Equal(t, http.StatusOK, status, "search: %v", found)
+	assert.Len(t, found["data"], 1, "search for one name: %v", found)
+	status, found = c.do(t, "POST", "/api/profiles/search", `{"name":"nobody"}`)
+	require.Equal(t, http.StatusOK, status, "search: %v", found)
+	assert.Equal(t, []any{}, found["data"], "search for no name")
+	status, _ = c.do(t, "POST", "/api/profiles/search", `{"name":7}`)
+	assert.Equal(t, http.StatusBadRequest, status, "search for a number")
+
 	status, list := c.do(t, "GET", "/api/profiles?include=lists,segments&include=", "")
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, list["data"], 2, "profiles")
@@ -112,7 +131,7 @@ func ids(t *testing.T, answer map[string]any) []string {
 // starting from its own copy of the demo data, and that no account can
 // read or change an item of another.
 func TestDataAPIKeepsAccountsApart(t *testing.T) {
-	api := newDataAPI()
+	api := unguarded(newDataAPI())
 	demo := dataClient{api: api, owner: "demo"}
 	acme := dataClient{api: api, owner: "acme"}
 	none := dataClient{api: api, owner: ""} // keys without an owner share one account
@@ -151,7 +170,7 @@ func TestDataAPIKeepsAccountsApart(t *testing.T) {
 }
 
 func TestDataAPIRefusesRequestsWithoutKey(t *testing.T) {
-	c := dataClient{api: newDataAPI(), noKey: true}
+	c := dataClient{api: unguarded(newDataAPI()), noKey: true}
 	for _, method := range []string{"GET", "POST"} {
 		status, body := c.do(t, method, "/api/tags", `{"name":"x"}`)
 		assert.Equal(t, http.StatusUnauthorized, status, "%s: %v", method, body)

@@ -24,6 +24,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,8 +198,10 @@ func mintFirstKey(ctx context.Context, m *apikey.Manager, stdout, stderr io.Writ
 	return nil
 }
 
-// newHandler builds the whole server: the data API under /api/, guarded by
-// the route policy, and the key management API under /keys. Both act for
+// newHandler builds the whole server: the data API under /api/, served by an
+// [apikey.Router] (each route behind its requirement), the list of the
+// scopes each route needs at /api/scopes, and the key management API under
+// /keys. Both act for
 // the calling key's account: the data API answers with that account's data,
 // and keyapi's default authorizer, [keyapi.AuthorizeKey], confines every
 // operation to the keys of that account and asks for a grant that names
@@ -209,11 +212,14 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	policy, err := apikey.NewPolicy(catalog, routes())
+	api, err := apikey.NewRouter(guard, catalog, newDataAPI().routes())
 	if err != nil {
 		return nil, err
 	}
-	api := newDataAPI()
+	scopes, err := json.MarshalIndent(map[string]any{"routes": api.Routes()}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
 	keys, err := keyapi.NewHandler(m, keyapi.Options{Logger: logger})
 	if err != nil {
 		return nil, err
@@ -225,7 +231,13 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	keysAPI := authenticated(http.StripPrefix("/keys", keys))
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", guard.Enforce(policy)(api))
+	mux.Handle("/api/", api)
+	// The scopes each endpoint needs, for developers writing clients: the
+	// route table describes itself. Public, like any API reference.
+	mux.HandleFunc("GET /api/scopes", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(append(scopes, '\n'))
+	})
 	mux.Handle("/keys/", keysAPI)
 	mux.Handle("/keys", keysAPI)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

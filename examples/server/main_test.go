@@ -393,3 +393,47 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestScopesAreServedAndEnforced reads the route table the server publishes
+// at /api/scopes and checks it against the server itself: a key granting
+// exactly a route's scope reaches it, a POST search needs only read access,
+// and a read-only key cannot create.
+func TestScopesAreServedAndEnforced(t *testing.T) {
+	s := startServer(t, filepath.Join(t.TempDir(), "keys.db"))
+	c := client{t: t, base: s.base}
+	status, hdr, body := c.do("GET", "/api/scopes", "", "")
+	require.Equal(t, http.StatusOK, status, "GET /api/scopes needs no key: %v", body)
+	assert.Equal(t, "application/json", hdr.Get("Content-Type"))
+	routes, ok := body["routes"].([]any)
+	require.True(t, ok, "no routes in %v", body)
+	byRoute := map[string]map[string]any{}
+	for _, r := range routes {
+		rt, ok := r.(map[string]any)
+		require.True(t, ok, "route %v", r)
+		byRoute[text(t, rt, "method")+" "+text(t, rt, "pattern")] = rt
+	}
+	assert.Len(t, byRoute, len(routes), "routes listed twice")
+	for pattern, scope := range map[string]string{
+		"GET /api/profiles":          "profiles:read",
+		"POST /api/profiles":         "profiles:write",
+		"DELETE /api/lists/{id}":     "lists:write",
+		"POST /api/profiles/search":  "profiles:read",
+		"POST /api/campaigns/search": "campaigns:read",
+	} {
+		require.Contains(t, byRoute, pattern)
+		assert.Equal(t, scope, byRoute[pattern]["scope"], pattern)
+	}
+	assert.Equal(t, []any{"lists", "segments", "subscriptions"}, byRoute["GET /api/profiles/{id}"]["includes"])
+
+	reader, _ := s.mint(t, "demo", "reader", "profiles:read")
+	status, _, found := c.do("POST", "/api/profiles/search", reader, `{"name":"profiles"}`)
+	assert.Equal(t, http.StatusOK, status, "search with profiles:read: %v", found)
+	assert.Len(t, found["data"], 2, "search: %v", found)
+	status, _, _ = c.do("POST", "/api/profiles", reader, `{"name":"new"}`)
+	assert.Equal(t, http.StatusForbidden, status, "create with profiles:read")
+	status, hdr, _ = c.do("DELETE", "/api/profiles/search", reader, "")
+	assert.Equal(t, http.StatusForbidden, status, "DELETE /api/profiles/search is the item route, which needs profiles:write")
+	status, hdr, _ = c.do("POST", "/api/profiles/1", reader, `{}`)
+	assert.Equal(t, http.StatusMethodNotAllowed, status, "POST on an item")
+	assert.Equal(t, "GET, HEAD, PUT, PATCH, DELETE", hdr.Get("Allow"))
+}
