@@ -128,16 +128,20 @@ func (e *InsufficientScopeError) Unwrap() error { return ErrInsufficientScope }
 // wraps [ErrInvalidInclude]. It is not modified once returned, so it is safe
 // for concurrent use.
 type IncludeError struct {
-	Route  string // the pattern of the matched route
+	Route  string // the pattern of the matched route, or "" from [Includes]
 	Value  string // the offending value, or "" when the parameter as a whole is wrong
 	Reason string // what is wrong, in words fit for the client
 }
 
 func (e *IncludeError) Error() string {
-	if e.Value == "" {
-		return fmt.Sprintf("apikey: route %q: include parameter %s", e.Route, e.Reason)
+	where := "apikey: "
+	if e.Route != "" {
+		where = fmt.Sprintf("apikey: route %q: ", e.Route)
 	}
-	return fmt.Sprintf("apikey: route %q: include %q %s", e.Route, e.Value, e.Reason)
+	if e.Value == "" {
+		return where + "include parameter " + e.Reason
+	}
+	return fmt.Sprintf("%sinclude %q %s", where, e.Value, e.Reason)
 }
 
 // Unwrap returns [ErrInvalidInclude].

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Route is one entry of a [Router]'s table: a pattern, the handler that
@@ -31,7 +32,9 @@ type Route struct {
 	// Access is the access to Resource the route needs. The zero value
 	// derives it from the pattern's method: GET and HEAD need Read; POST,
 	// PUT, PATCH and DELETE need Write. Set it where the method misleads,
-	// such as Read for "POST /api/contacts/search", which only reads.
+	// such as Read for "POST /api/contacts/search", which only reads. It
+	// is taken as declared, even Read on a DELETE: the handler must then
+	// change nothing.
 	Access Access
 
 	// Includes are the catalog resources a client may ask for with the
@@ -80,17 +83,19 @@ const includeParam = "include"
 // handler must not honour them either.
 //
 // A request no route serves is refused after authentication, so that a
-// request without a valid key learns nothing about the routes: with
-// [ErrMethodNotAllowed] (answered 405, with an Allow header listing the
-// methods the path is served with) when the path has routes for other
+// request without a valid key cannot tell a missing route from a missing
+// method: with a [*MethodError] (answered 405, with an Allow header listing
+// the methods the path is served with) when the path has routes for other
 // methods, and [ErrNoRoute] (answered 404) otherwise. OPTIONS is never
 // served: answer CORS preflight requests in middleware placed before the
-// Router. As in ServeMux, a path that is not in canonical form ("//",
-// "." or ".." segments) or lacks the trailing slash of a subtree route is
-// answered with a redirect to the canonical path, which no handler serves
-// and whose target is checked like any request. Matching is case-sensitive,
-// and percent-encoded characters match their decoded form within one path
-// segment ("%2F" never splits a segment).
+// Router. As ServeMux always does, a path that is not in canonical form
+// ("//", "." or ".." segments) or lacks the trailing slash of a subtree
+// route is answered with a redirect to the canonical path before any
+// authentication: no handler runs, and the target is checked like any
+// request, but a client without a key can learn from the trailing-slash
+// redirect that a subtree route ("GET /static/") exists. Matching is
+// case-sensitive, and percent-encoded characters match their decoded form
+// within one path segment ("%2F" never splits a segment).
 //
 // Each value of the "include" query parameter names a relation to return
 // with the resource; the parameter may repeat and each value may be a
@@ -99,8 +104,8 @@ const includeParam = "include"
 // to the requirement; anything else is an [*IncludeError] (answered 400).
 // An empty parameter ("include=") asks for nothing; an empty item in a list
 // ("lists,,tags") is an error. At most 32 values are accepted. Handlers must
-// read includes from the URL's query ([net/url.URL.Query]), which the Router
-// reads too, and not from a request body.
+// read includes from the URL's query, not from a request body; [Includes]
+// returns them exactly as the Router read them.
 //
 // Routers other than ServeMux, such as chi, take the same table with
 // [Router.Register].
@@ -127,12 +132,15 @@ type unrouted struct{ rt *Router }
 
 // NewRouter compiles a route table against catalog and returns a Router
 // that serves it behind g. It reports an error naming the route for a
-// pattern that is invalid, names no method or a method other than GET,
-// HEAD, POST, PUT, PATCH or DELETE, or conflicts with another route's
-// pattern (as ServeMux defines conflicts); for a missing or unknown
-// resource, an Access other than the zero value, Read or Write, a nil
-// Handler, and an include that is not a catalog resource or is listed
-// twice.
+// pattern that is invalid, has white space at either end, names no method
+// or a method other than GET, HEAD, POST, PUT, PATCH or DELETE, or
+// conflicts with another route's pattern (as ServeMux defines conflicts);
+// for a missing or unknown resource, an Access other than the zero value,
+// Read or Write, a nil Handler, more than 32 includes, and an include that
+// is "*", is not a catalog resource or is listed twice. It also fails when
+// ServeMux does not understand methods in patterns (GODEBUG
+// httpmuxgo121=1), rather than build a Router that would refuse every
+// request.
 func NewRouter(g *Guard, catalog *Catalog, routes []Route) (*Router, error) {
 	switch {
 	case g == nil:
@@ -141,6 +149,9 @@ func NewRouter(g *Guard, catalog *Catalog, routes []Route) (*Router, error) {
 		return nil, errors.New("apikey: NewRouter needs a Catalog")
 	case len(routes) == 0:
 		return nil, errors.New("apikey: route table has no routes")
+	}
+	if !muxHasMethods() {
+		return nil, errors.New("apikey: NewRouter needs ServeMux patterns with methods, which GODEBUG httpmuxgo121=1 turns off")
 	}
 	rt := &Router{g: g, mux: http.NewServeMux(), routes: make([]*route, 0, len(routes))}
 	for i, r := range routes {
@@ -161,12 +172,25 @@ func NewRouter(g *Guard, catalog *Catalog, routes []Route) (*Router, error) {
 	return rt, nil
 }
 
+// muxHasMethods reports whether ServeMux matches methods in patterns, as
+// it does since Go 1.22 unless GODEBUG httpmuxgo121=1 restores the old
+// patterns.
+var muxHasMethods = sync.OnceValue(func() bool {
+	mux := http.NewServeMux()
+	mux.Handle("GET /probe", http.NotFoundHandler())
+	_, pattern := mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: "/probe"}})
+	return pattern == "GET /probe"
+})
+
 // routeMethods are the methods a route's pattern may name.
 var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
 func compileRoute(g *Guard, c *Catalog, rt Route) (*route, error) {
 	if rt.Pattern == "" {
 		return nil, errors.New("apikey: route has an empty pattern")
+	}
+	if strings.TrimSpace(rt.Pattern) != rt.Pattern {
+		return nil, fmt.Errorf("apikey: route %q has white space at an end", rt.Pattern)
 	}
 	// ServeMux separates the method from the path with spaces or tabs.
 	i := strings.IndexAny(rt.Pattern, " \t")
@@ -266,11 +290,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 //
 //	router.Register(r.Method) // r is a chi.Router
 //
-// The patterns are passed as written, so they must mean the same in that
-// router's syntax ("{id}" does in chi; a ServeMux subtree "/static/" does
-// not). Whatever route the other router picks, its handler checks its own
-// requirement. Requests it routes nowhere are answered by its own not-found
-// and method-not-allowed handlers, without authentication.
+// Whatever route the other router picks, its handler checks its own
+// requirement, so no handler is reached without it. The patterns are passed
+// as written, though, and only plain ones mean the same in chi as in
+// ServeMux: literal segments and "{name}" wildcards. In chi a trailing "/"
+// is no subtree, "{name...}" matches one segment, "{$}" is a wildcard named
+// "$", a "*" segment matches the rest of the path, a host pattern panics,
+// r.Pattern lacks the method and PathValue is not unescaped; and
+// [Router.Check] and [Router.Required] still answer for ServeMux. Requests
+// the other router routes nowhere are answered by its own not-found and
+// method-not-allowed handlers, without authentication.
 func (rt *Router) Register(handle func(method, pattern string, h http.Handler)) {
 	for _, cr := range rt.routes {
 		handle(cr.method, cr.path, cr)
@@ -304,7 +333,8 @@ func (rt *Router) Required(r *http.Request) ([]Scope, error) {
 
 // Check authenticates r and requires its key to grant what [Router.Required]
 // says r needs, without serving it or writing anything: the decision
-// ServeHTTP takes, for tests and custom servers. Authentication comes first,
+// ServeHTTP takes, for tests and custom servers (except that where
+// ServeHTTP redirects to a canonical path, Check refuses). Authentication comes first,
 // so a request without a valid key learns nothing about the routes. It
 // returns the key, or the error of [Guard.Authenticate], of Required, or an
 // [*InsufficientScopeError].
@@ -411,11 +441,32 @@ func isRoute(h http.Handler) bool {
 	return ok
 }
 
+// Includes returns the values of r's "include" query parameter as a
+// [Router] reads them: split at commas (and, like the Router, at ';'
+// between parameters), trimmed of spaces and tabs, each once, in the order
+// first given. Handlers behind a Router should read includes with it, so
+// that they act on exactly the values the Router checked. It returns an
+// [*IncludeError] for a parameter the Router would refuse.
+func Includes(r *http.Request) ([]string, error) {
+	var arr [maxIncludeValues]string
+	values, ie := parseIncludes(r.URL.RawQuery, arr[:0])
+	if ie != nil {
+		return nil, ie
+	}
+	var out []string
+	for _, v := range values {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // parseIncludes appends to dst every value of the include parameter in
 // rawQuery, split at commas and trimmed of spaces. It finds at least every
 // value that net/url's ParseQuery finds, and more: it also splits at ';' and
 // recognises a percent-encoded parameter name, so that no handler reading
-// the query another way can see an include the policy has not checked. It
+// the query another way can see an include the Router has not checked. It
 // fails on an empty item in a non-empty list, a value that is not valid
 // query encoding, and more than maxIncludeValues values.
 func parseIncludes(rawQuery string, dst []string) ([]string, *IncludeError) {

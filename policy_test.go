@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -289,6 +291,9 @@ func TestNewRouterErrors(t *testing.T) {
 		{"WildcardInclude", []apikey.Route{route("GET /api/p", "profiles", "*")}, []string{`"GET /api/p"`, `include "*"`}},
 		{"EmptyInclude", []apikey.Route{route("GET /api/p", "profiles", "")}, []string{`"GET /api/p"`, `unknown resource ""`}},
 		{"RepeatedInclude", []apikey.Route{route("GET /api/p", "profiles", "lists", "files", "lists")}, []string{`"GET /api/p"`, `include "lists" twice`}},
+		{"TrailingSpace", []apikey.Route{route("GET /api/p ", "profiles")}, []string{`"GET /api/p "`, "white space"}},
+		{"LeadingSpace", []apikey.Route{route(" GET /api/p", "profiles")}, []string{`" GET /api/p"`, "white space"}},
+		{"TooManyIncludes", []apikey.Route{{Pattern: "GET /api/p", Resource: "profiles", Includes: make([]string, 33), Handler: h}}, []string{`"GET /api/p"`, "33 includes"}},
 		{"NoRoutes", nil, []string{"no routes"}},
 	}
 	g := mustGuard(t, apikeytest.NewManager(t, apikey.Options{}), apikey.GuardOptions{})
@@ -668,4 +673,53 @@ func FuzzRouterPath(f *testing.F) {
 		app.handler.ServeHTTP(httptest.NewRecorder(), r)
 		app.check(t)
 	})
+}
+
+// TestIncludes checks that handlers read the includes the Router checked:
+// the same values, trimmed, each once, and the same refusals.
+func TestIncludes(t *testing.T) {
+	tests := []struct {
+		query string
+		want  []string
+		err   string
+	}{
+		{"", nil, ""},
+		{"include=", nil, ""},
+		{"include=lists", []string{"lists"}, ""},
+		{"include=%20lists,files%09&include=lists", []string{"lists", "files"}, ""},
+		{"a=1;include=admin", []string{"admin"}, ""},
+		{"incl%75de=files", []string{"files"}, ""},
+		{"include=lists,,files", nil, "apikey: include parameter has an empty item"},
+		{"include=%zz", nil, "apikey: include parameter is not valid query encoding"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			got, err := apikey.Includes(httptest.NewRequest("GET", "/api/profiles?"+tc.query, nil))
+			if tc.err != "" {
+				assert.ErrorIs(t, err, apikey.ErrInvalidInclude)
+				assert.EqualError(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+// TestNewRouterRefusesPatternsWithoutMethods runs itself again with
+// GODEBUG=httpmuxgo121=1, under which ServeMux ignores methods in patterns:
+// NewRouter must refuse to build a Router rather than one that refuses
+// every request.
+func TestNewRouterRefusesPatternsWithoutMethods(t *testing.T) {
+	if os.Getenv("KEYSCOPE_OLD_MUX_CHILD") == "1" {
+		g := mustGuard(t, apikeytest.NewManager(t, apikey.Options{}), apikey.GuardOptions{})
+		_, err := apikey.NewRouter(g, testCatalog, []apikey.Route{{Pattern: "GET /api/x", Resource: "secrets", Handler: okHandler}})
+		require.ErrorContains(t, err, "httpmuxgo121")
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNewRouterRefusesPatternsWithoutMethods$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "KEYSCOPE_OLD_MUX_CHILD=1", "GODEBUG=httpmuxgo121=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "the child test failed:\n%s", out)
+	assert.Contains(t, string(out), "PASS")
 }

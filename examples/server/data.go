@@ -152,19 +152,15 @@ func (d *dataAPI) route(method, path, res string, access apikey.Access, includes
 
 // included returns the related records the request asked for. The router
 // has already checked every value against the route and the key's scopes;
-// this reads the same query parameter it read.
+// apikey.Includes reads them exactly as it did.
 func included(q *request) map[string][]item {
-	var out map[string][]item
-	for _, v := range q.URL.Query()["include"] {
-		for name := range strings.SplitSeq(v, ",") {
-			if name == "" {
-				continue
-			}
-			if out == nil {
-				out = map[string][]item{}
-			}
-			out[name] = slices.Clone(q.data[name])
-		}
+	names, err := apikey.Includes(q.Request)
+	if err != nil || len(names) == 0 {
+		return nil // the router refuses such a request before it gets here
+	}
+	out := map[string][]item{}
+	for _, name := range names {
+		out[name] = slices.Clone(q.data[name])
 	}
 	return out
 }

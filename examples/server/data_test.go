@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// dataClient sends requests straight to a data API, without the route
-// policy in front, as the key of one account would.
+// dataClient sends requests straight to a data API, without the router's
+// checks, as the key of one account would.
 type dataClient struct {
 	api   http.Handler
 	owner string
@@ -103,6 +103,11 @@ func TestDataAPI(t *testing.T) {
 	status, _ = c.do(t, "POST", "/api/profiles/search", `{"name":7}`)
 	assert.Equal(t, http.StatusBadRequest, status, "search for a number")
 
+	status, spaced := c.do(t, "GET", "/api/profiles?include=%20lists%09", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Len(t, spaced["included"], 1, "an include with spaces around it: %v", spaced)
+	assert.Len(t, spaced["included"].(map[string]any)["lists"], 2, "the lists included, read as the router read them")
+
 	status, list := c.do(t, "GET", "/api/profiles?include=lists,segments&include=", "")
 	require.Equal(t, http.StatusOK, status)
 	assert.Len(t, list["data"], 2, "profiles")
@@ -152,7 +157,7 @@ func TestDataAPIKeepsAccountsApart(t *testing.T) {
 			require.Equal(t, http.StatusOK, status)
 			assert.Len(t, ids(t, list), 2, "a new account starts with the demo data: %v", list)
 			assert.NotContains(t, ids(t, list), dataID(t, created), "tags")
-			status, list = c.do(t, "GET", "/api/profiles?include=tags", "") // tags is not an include of profiles: the policy would refuse it; the API just copies
+			status, list = c.do(t, "GET", "/api/profiles?include=tags", "") // tags is not an include of profiles: the router would refuse it; the API just copies
 			require.Equal(t, http.StatusOK, status)
 			assert.NotContains(t, fmtJSON(t, list), "demo only", "included tags")
 		})
