@@ -148,6 +148,14 @@ type Options struct {
 	// Prefix starts every token, before an underscore: "sk" gives
 	// "sk_...". ASCII letters, digits and '_', 1 to 32 characters, not
 	// ending in '_'. Default "sk". Tokens with another prefix never verify.
+	//
+	// A key is bound to the prefix of the Manager that minted it: its
+	// digest covers the prefix (see [Digest.BindsPrefix]), so a Manager
+	// with prefix "sk_live" refuses, as ErrInvalidKey, a token minted
+	// under "sk_test" and re-prefixed, even on a shared store. Changing
+	// Prefix therefore invalidates the keys minted under the old one.
+	// Keys stored before keyscope bound prefixes keep verifying, under any
+	// prefix as they always did; Clone or Roll them to bind them.
 	Prefix string
 
 	// Hash is the algorithm for new keys' digests. Default SHA256. Keys
@@ -238,7 +246,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := checkPrefix(opts.Prefix); err != nil {
 		return nil, err
 	}
-	h, err := newHasher(opts.Hash, opts.Pepper, opts.Argon2)
+	h, err := newHasher(opts.Hash, opts.Pepper, opts.Argon2, opts.Prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +507,8 @@ func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 // succeeds and changes nothing. It returns the record as deactivated; the
 // token stops verifying at once. A token that is malformed, names an
 // unknown key or carries the wrong secret gives ErrInvalidKey, as in
-// Verify. The store is always read, never the cache.
+// Verify, and so does a token of a key bound to another prefix (see
+// Options.Prefix). The store is always read, never the cache.
 func (m *Manager) Revoke(ctx context.Context, token string) (Key, error) {
 	var p payload
 	if !parseToken(m.prefix, token, &p) {
@@ -735,8 +744,8 @@ func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *
 // known key ID, so it is kept off the hot path twice over:
 //
 //   - Once a secret has verified against a cached record, the cache keeps a
-//     proof: HMAC-SHA256 of the secret under a key made at random for this
-//     Manager and never stored. Later verifications of that record compare
+//     proof: HMAC-SHA256 of the secret and the prefix binding under a key
+//     made at random for this Manager and never stored. Later verifications of that record compare
 //     proofs instead, in constant time: the right secret passes and any
 //     other fails, both at HMAC speed.
 //   - Without a proof, at most GOMAXPROCS Argon2id computations run at once

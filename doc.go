@@ -55,6 +55,12 @@
 // keep verifying when an application changes algorithm: SHA-256 (default;
 // the secret has 256 random bits, so a fast hash is safe), HMAC-SHA256 with
 // a server-side pepper, or Argon2id for policies that demand a slow hash.
+// What is digested is the secret and the token prefix of the Manager that
+// minted the key, so a token verifies under that prefix only: a token of an
+// "sk_test" Manager, re-prefixed "sk_live", is invalid for an "sk_live"
+// Manager on the same store. Keys stored before keyscope bound prefixes
+// ([Digest.BindsPrefix] false) keep verifying with their tokens, under any
+// prefix as before; Clone or Roll them to bind them.
 // No String, fmt verb, JSON, text or slog output of a [Token], [Digest] or
 // [Key] contains a secret or a digest; [Token.Reveal] hands out the
 // plaintext on purpose.
