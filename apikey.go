@@ -204,8 +204,12 @@ type Options struct {
 	// the cache. Ignored when CacheTTL is negative.
 	NegativeCacheTTL time.Duration
 
-	// Logger receives the Manager's own failures (a background usage flush
-	// that could not be written). Default slog.Default().
+	// Logger receives the Manager's own failures: a background usage flush
+	// that could not be written, and a store that fails during Verify (or
+	// a Guard's check, answered 503), logged at most once per
+	// StoreFailureLogInterval with the count of the failures left out,
+	// the key ID and the store's error, never a token or a secret.
+	// Default slog.Default().
 	Logger *slog.Logger
 
 	// Now returns the current time. Default time.Now. For tests.
@@ -214,6 +218,11 @@ type Options struct {
 
 // DefaultPrefix is the token prefix used when Options.Prefix is empty.
 const DefaultPrefix = "sk"
+
+// StoreFailureLogInterval is the least time, by the Manager's clock
+// (Options.Now), between two records a Manager logs of store failures during
+// verification, so that a failing store under load cannot flood the log.
+const StoreFailureLogInterval = 10 * time.Second
 
 // Manager creates, verifies and manages API keys on top of a [Store]. It is
 // safe for concurrent use. Call Close when done, to stop the background
@@ -227,8 +236,9 @@ type Manager struct {
 	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
 
-	log   *slog.Logger
-	nowFn func() time.Time
+	log      *slog.Logger
+	failures failureLog
+	nowFn    func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -672,6 +682,7 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrInvalidKey
 		}
+		m.logStoreFailure(ctx, p.id, err)
 		return nil, fmt.Errorf("apikey: verifying key: %w", err)
 	}
 	if k.ID != p.id {
@@ -737,6 +748,35 @@ func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *
 		c.putMissing(sh, ticket, id, now)
 	}
 	return nil, nil, err
+}
+
+// failureLog rate-limits the records of store failures during
+// verification. It is safe for concurrent use.
+type failureLog struct {
+	mu         sync.Mutex
+	next       time.Time // no record before
+	suppressed int       // failures not logged since the last record
+}
+
+// logStoreFailure logs that the store failed, with err, to read key id for a
+// verification: at once if the Manager has not logged such a failure for
+// StoreFailureLogInterval, and otherwise only by counting it for the next
+// record. The token is never logged, and the store never saw it: it is
+// given the key ID only.
+func (m *Manager) logStoreFailure(ctx context.Context, id uuid.UUID, err error) {
+	now := m.nowFn()
+	f := &m.failures
+	f.mu.Lock()
+	if now.Before(f.next) {
+		f.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	n := f.suppressed
+	f.suppressed, f.next = 0, now.Add(StoreFailureLogInterval)
+	f.mu.Unlock()
+	m.log.LogAttrs(ctx, slog.LevelError, "apikey: verification failed: the store could not read the key",
+		slog.String("key_id", id.String()), slog.Any("err", err), slog.Int("suppressed", n))
 }
 
 // checkSlow checks secret against k's slow (Argon2id) digest. Argon2id costs

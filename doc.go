@@ -104,6 +104,8 @@
 // or wrong-secret token (one error, so callers cannot tell which),
 // [ErrInactive] or [ErrExpired] for a correct token of a disabled key, and
 // anything else for a store failure, which callers must treat as a refusal.
+// The Manager logs store failures through Options.Logger, at most once per
+// [StoreFailureLogInterval], counting those it left out, and never a token.
 // Every sentinel error and error type of the package is declared in
 // errors.go; every scope error is a [*ScopeError], whose Detail method
 // words it for the person who wrote the scopes.
