@@ -235,6 +235,7 @@ type Manager struct {
 	usage   *usageTracker
 	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
+	turns   keyTurns      // one Argon2id check per key ID at a time
 
 	log      *slog.Logger
 	failures failureLog
@@ -785,12 +786,14 @@ func (m *Manager) logStoreFailure(ctx context.Context, id uuid.UUID, err error) 
 //
 //   - Once a secret has verified against a cached record, the cache keeps a
 //     proof: HMAC-SHA256 of the secret and the prefix binding under a key
-//     made at random for this Manager and never stored. Later verifications of that record compare
-//     proofs instead, in constant time: the right secret passes and any
-//     other fails, both at HMAC speed.
-//   - Without a proof, at most GOMAXPROCS Argon2id computations run at once
-//     in a Manager, so forged tokens can slow verification of uncached keys
-//     but cannot exhaust memory. Waiting honours ctx.
+//     made at random for this Manager and never stored. Later
+//     verifications of that record compare proofs instead, in constant
+//     time: the right secret passes and any other fails, both at HMAC
+//     speed.
+//   - Without a proof, each key ID gets one Argon2id computation at a time,
+//     and at most GOMAXPROCS run at once in a Manager (see slowMatch), so
+//     forged tokens cannot exhaust memory, and forged tokens for one key
+//     ID cost that key, not every key. Waiting honours ctx.
 func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, secret *[secretLen]byte) (bool, error) {
 	if m.cache != nil {
 		var got [sumLen]byte
@@ -807,19 +810,101 @@ func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, se
 	return m.slowMatch(ctx, k, secret)
 }
 
-// testHookSlowMatch runs before each Argon2id computation of a Verify; tests
-// count them with it.
-var testHookSlowMatch = func(*Manager) {}
+// Test hooks: testHookSlowMatch runs before each Argon2id computation, in
+// its global slot; testHookTurnWait runs when a slow check must wait for
+// its key's turn. Tests count and hold slow checks with them.
+var (
+	testHookSlowMatch = func(*Manager, uuid.UUID) {}
+	testHookTurnWait  = func(*Manager, uuid.UUID) {}
+)
 
+// slowMatch checks secret against k's Argon2id digest. It first waits for
+// k's turn, since a key ID gets one computation at a time, and only then for
+// one of the Manager's GOMAXPROCS slots: a flood of forged tokens for one
+// key ID queues on that ID and holds one slot at most, leaving the others to
+// every other key.
 func (m *Manager) slowMatch(ctx context.Context, k *Key, secret *[secretLen]byte) (bool, error) {
+	t, err := m.turns.take(ctx, m, k.ID)
+	if err != nil {
+		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, err)
+	}
+	defer m.turns.give(k.ID, t)
 	select {
 	case m.slow <- struct{}{}:
 	case <-ctx.Done():
 		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, ctx.Err())
 	}
 	defer func() { <-m.slow }()
-	testHookSlowMatch(m)
+	testHookSlowMatch(m, k.ID)
 	return m.hasher.matches(k.Digest, secret), nil
+}
+
+// keyTurns gives each key ID one slow check at a time. It keeps state only
+// for the IDs with a check running or waiting, so it holds no more entries
+// than there are goroutines in slowMatch. It is safe for concurrent use.
+type keyTurns struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]*keyTurn
+}
+
+// keyTurn is the turn of one key ID: whoever has put a token in ch holds
+// it. refs counts the holder and the waiters, under keyTurns.mu; the entry
+// is deleted when it drops to zero.
+type keyTurn struct {
+	ch   chan struct{}
+	refs int
+}
+
+// take waits for the turn of key id, or for ctx to be done, and returns
+// the turn to give back.
+func (ts *keyTurns) take(ctx context.Context, m *Manager, id uuid.UUID) (*keyTurn, error) {
+	ts.mu.Lock()
+	if ts.ids == nil {
+		ts.ids = make(map[uuid.UUID]*keyTurn)
+	}
+	t := ts.ids[id]
+	if t == nil {
+		t = &keyTurn{ch: make(chan struct{}, 1)}
+		ts.ids[id] = t
+	}
+	t.refs++
+	ts.mu.Unlock()
+	select {
+	case t.ch <- struct{}{}:
+		return t, nil
+	default:
+	}
+	testHookTurnWait(m, id)
+	select {
+	case t.ch <- struct{}{}:
+		return t, nil
+	case <-ctx.Done():
+		ts.leave(id, t)
+		return nil, ctx.Err()
+	}
+}
+
+// give ends the turn t of key id that take returned.
+func (ts *keyTurns) give(id uuid.UUID, t *keyTurn) {
+	<-t.ch
+	ts.leave(id, t)
+}
+
+// leave drops a reference to t, and forgets id once nobody holds or waits
+// for its turn.
+func (ts *keyTurns) leave(id uuid.UUID, t *keyTurn) {
+	ts.mu.Lock()
+	if t.refs--; t.refs == 0 {
+		delete(ts.ids, id)
+	}
+	ts.mu.Unlock()
+}
+
+// len returns the number of key IDs with a slow check running or waiting.
+func (ts *keyTurns) len() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.ids)
 }
 
 // Flush writes pending last-used times to the store now. The Manager also

@@ -34,7 +34,8 @@ const (
 	// policies that demand a slow hash. Checking a secret against it costs
 	// milliseconds and megabytes, so the Manager does it once per cached
 	// record and then compares a fast keyed proof (see Options.CacheTTL),
-	// and runs at most GOMAXPROCS such checks at a time.
+	// and runs at most GOMAXPROCS such checks at a time, and one per key
+	// ID, so that forged tokens for one key slow that key, not the others.
 	Argon2id HashAlgorithm = 3
 )
 

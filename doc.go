@@ -138,7 +138,10 @@
 //     unexported form returns the shared *Key, or fills a caller's buffer,
 //     without copying or allocating; the exported one copies the record and
 //     clears its digest for callers outside the package.
-//   - Argon2id proofs and the bound on concurrent Argon2id checks (see
+//   - Argon2id proofs and the bounds on concurrent Argon2id checks (see
 //     [Argon2id] and Manager.checkSlow): the slow hash runs once per cached
-//     record, and later checks compare a keyed in-memory proof.
+//     record, and later checks compare a keyed in-memory proof; a check
+//     waits for its key ID's turn (one at a time per ID) before it takes
+//     one of GOMAXPROCS slots, so forged tokens for one key ID hold one
+//     slot at most, and slow that key only.
 package apikey
