@@ -148,6 +148,14 @@ type Options struct {
 	// Prefix starts every token, before an underscore: "sk" gives
 	// "sk_...". ASCII letters, digits and '_', 1 to 32 characters, not
 	// ending in '_'. Default "sk". Tokens with another prefix never verify.
+	//
+	// A key is bound to the prefix of the Manager that minted it: its
+	// digest covers the prefix (see [Digest.BindsPrefix]), so a Manager
+	// with prefix "sk_live" refuses, as ErrInvalidKey, a token minted
+	// under "sk_test" and re-prefixed, even on a shared store. Changing
+	// Prefix therefore invalidates the keys minted under the old one.
+	// Keys stored before keyscope bound prefixes keep verifying, under any
+	// prefix as they always did; Clone or Roll them to bind them.
 	Prefix string
 
 	// Hash is the algorithm for new keys' digests. Default SHA256. Keys
@@ -196,8 +204,12 @@ type Options struct {
 	// the cache. Ignored when CacheTTL is negative.
 	NegativeCacheTTL time.Duration
 
-	// Logger receives the Manager's own failures (a background usage flush
-	// that could not be written). Default slog.Default().
+	// Logger receives the Manager's own failures: a background usage flush
+	// that could not be written, and a store that fails during Verify (or
+	// a Guard's check, answered 503), logged at most once per
+	// StoreFailureLogInterval with the count of the failures left out,
+	// the key ID and the store's error, never a token or a secret.
+	// Default slog.Default().
 	Logger *slog.Logger
 
 	// Now returns the current time. Default time.Now. For tests.
@@ -206,6 +218,11 @@ type Options struct {
 
 // DefaultPrefix is the token prefix used when Options.Prefix is empty.
 const DefaultPrefix = "sk"
+
+// StoreFailureLogInterval is the least time, by the Manager's clock
+// (Options.Now), between two records a Manager logs of store failures during
+// verification, so that a failing store under load cannot flood the log.
+const StoreFailureLogInterval = 10 * time.Second
 
 // Manager creates, verifies and manages API keys on top of a [Store]. It is
 // safe for concurrent use. Call Close when done, to stop the background
@@ -218,9 +235,11 @@ type Manager struct {
 	usage   *usageTracker
 	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
+	turns   keyTurns      // one Argon2id check per key ID at a time
 
-	log   *slog.Logger
-	nowFn func() time.Time
+	log      *slog.Logger
+	failures failureLog
+	nowFn    func() time.Time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -238,7 +257,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if err := checkPrefix(opts.Prefix); err != nil {
 		return nil, err
 	}
-	h, err := newHasher(opts.Hash, opts.Pepper, opts.Argon2)
+	h, err := newHasher(opts.Hash, opts.Pepper, opts.Argon2, opts.Prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +518,8 @@ func (m *Manager) update(ctx context.Context, id uuid.UUID, u Update) (Key, erro
 // succeeds and changes nothing. It returns the record as deactivated; the
 // token stops verifying at once. A token that is malformed, names an
 // unknown key or carries the wrong secret gives ErrInvalidKey, as in
-// Verify. The store is always read, never the cache.
+// Verify, and so does a token of a key bound to another prefix (see
+// Options.Prefix). The store is always read, never the cache.
 func (m *Manager) Revoke(ctx context.Context, token string) (Key, error) {
 	var p payload
 	if !parseToken(m.prefix, token, &p) {
@@ -663,6 +683,7 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 		if errors.Is(err, ErrNotFound) {
 			return nil, ErrInvalidKey
 		}
+		m.logStoreFailure(ctx, p.id, err)
 		return nil, fmt.Errorf("apikey: verifying key: %w", err)
 	}
 	if k.ID != p.id {
@@ -730,18 +751,49 @@ func (m *Manager) lookup(ctx context.Context, id uuid.UUID, now time.Time, buf *
 	return nil, nil, err
 }
 
+// failureLog rate-limits the records of store failures during
+// verification. It is safe for concurrent use.
+type failureLog struct {
+	mu         sync.Mutex
+	next       time.Time // no record before
+	suppressed int       // failures not logged since the last record
+}
+
+// logStoreFailure logs that the store failed, with err, to read key id for a
+// verification: at once if the Manager has not logged such a failure for
+// StoreFailureLogInterval, and otherwise only by counting it for the next
+// record. The token is never logged, and the store never saw it: it is
+// given the key ID only.
+func (m *Manager) logStoreFailure(ctx context.Context, id uuid.UUID, err error) {
+	now := m.nowFn()
+	f := &m.failures
+	f.mu.Lock()
+	if now.Before(f.next) {
+		f.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	n := f.suppressed
+	f.suppressed, f.next = 0, now.Add(StoreFailureLogInterval)
+	f.mu.Unlock()
+	m.log.LogAttrs(ctx, slog.LevelError, "apikey: verification failed: the store could not read the key",
+		slog.String("key_id", id.String()), slog.Any("err", err), slog.Int("suppressed", n))
+}
+
 // checkSlow checks secret against k's slow (Argon2id) digest. Argon2id costs
 // milliseconds and megabytes, and anyone can build a well-formed token for a
 // known key ID, so it is kept off the hot path twice over:
 //
 //   - Once a secret has verified against a cached record, the cache keeps a
-//     proof: HMAC-SHA256 of the secret under a key made at random for this
-//     Manager and never stored. Later verifications of that record compare
-//     proofs instead, in constant time: the right secret passes and any
-//     other fails, both at HMAC speed.
-//   - Without a proof, at most GOMAXPROCS Argon2id computations run at once
-//     in a Manager, so forged tokens can slow verification of uncached keys
-//     but cannot exhaust memory. Waiting honours ctx.
+//     proof: HMAC-SHA256 of the secret and the prefix binding under a key
+//     made at random for this Manager and never stored. Later
+//     verifications of that record compare proofs instead, in constant
+//     time: the right secret passes and any other fails, both at HMAC
+//     speed.
+//   - Without a proof, each key ID gets one Argon2id computation at a time,
+//     and at most GOMAXPROCS run at once in a Manager (see slowMatch), so
+//     forged tokens cannot exhaust memory, and forged tokens for one key
+//     ID cost that key, not every key. Waiting honours ctx.
 func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, secret *[secretLen]byte) (bool, error) {
 	if m.cache != nil {
 		var got [sumLen]byte
@@ -758,19 +810,101 @@ func (m *Manager) checkSlow(ctx context.Context, k *Key, proof *[sumLen]byte, se
 	return m.slowMatch(ctx, k, secret)
 }
 
-// testHookSlowMatch runs before each Argon2id computation of a Verify; tests
-// count them with it.
-var testHookSlowMatch = func(*Manager) {}
+// Test hooks: testHookSlowMatch runs before each Argon2id computation, in
+// its global slot; testHookTurnWait runs when a slow check must wait for
+// its key's turn. Tests count and hold slow checks with them.
+var (
+	testHookSlowMatch = func(*Manager, uuid.UUID) {}
+	testHookTurnWait  = func(*Manager, uuid.UUID) {}
+)
 
+// slowMatch checks secret against k's Argon2id digest. It first waits for
+// k's turn, since a key ID gets one computation at a time, and only then for
+// one of the Manager's GOMAXPROCS slots: a flood of forged tokens for one
+// key ID queues on that ID and holds one slot at most, leaving the others to
+// every other key.
 func (m *Manager) slowMatch(ctx context.Context, k *Key, secret *[secretLen]byte) (bool, error) {
+	t, err := m.turns.take(ctx, m, k.ID)
+	if err != nil {
+		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, err)
+	}
+	defer m.turns.give(k.ID, t)
 	select {
 	case m.slow <- struct{}{}:
 	case <-ctx.Done():
 		return false, fmt.Errorf("apikey: waiting to verify key %s: %w", k.ID, ctx.Err())
 	}
 	defer func() { <-m.slow }()
-	testHookSlowMatch(m)
+	testHookSlowMatch(m, k.ID)
 	return m.hasher.matches(k.Digest, secret), nil
+}
+
+// keyTurns gives each key ID one slow check at a time. It keeps state only
+// for the IDs with a check running or waiting, so it holds no more entries
+// than there are goroutines in slowMatch. It is safe for concurrent use.
+type keyTurns struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]*keyTurn
+}
+
+// keyTurn is the turn of one key ID: whoever has put a token in ch holds
+// it. refs counts the holder and the waiters, under keyTurns.mu; the entry
+// is deleted when it drops to zero.
+type keyTurn struct {
+	ch   chan struct{}
+	refs int
+}
+
+// take waits for the turn of key id, or for ctx to be done, and returns
+// the turn to give back.
+func (ts *keyTurns) take(ctx context.Context, m *Manager, id uuid.UUID) (*keyTurn, error) {
+	ts.mu.Lock()
+	if ts.ids == nil {
+		ts.ids = make(map[uuid.UUID]*keyTurn)
+	}
+	t := ts.ids[id]
+	if t == nil {
+		t = &keyTurn{ch: make(chan struct{}, 1)}
+		ts.ids[id] = t
+	}
+	t.refs++
+	ts.mu.Unlock()
+	select {
+	case t.ch <- struct{}{}:
+		return t, nil
+	default:
+	}
+	testHookTurnWait(m, id)
+	select {
+	case t.ch <- struct{}{}:
+		return t, nil
+	case <-ctx.Done():
+		ts.leave(id, t)
+		return nil, ctx.Err()
+	}
+}
+
+// give ends the turn t of key id that take returned.
+func (ts *keyTurns) give(id uuid.UUID, t *keyTurn) {
+	<-t.ch
+	ts.leave(id, t)
+}
+
+// leave drops a reference to t, and forgets id once nobody holds or waits
+// for its turn.
+func (ts *keyTurns) leave(id uuid.UUID, t *keyTurn) {
+	ts.mu.Lock()
+	if t.refs--; t.refs == 0 {
+		delete(ts.ids, id)
+	}
+	ts.mu.Unlock()
+}
+
+// len returns the number of key IDs with a slow check running or waiting.
+func (ts *keyTurns) len() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.ids)
 }
 
 // Flush writes pending last-used times to the store now. The Manager also

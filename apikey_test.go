@@ -3,7 +3,12 @@ package apikey_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -602,4 +607,169 @@ func TestCloneAndRollNeverOutliveTheSource(t *testing.T) {
 	_, err = m.Get(ctx, missing)
 	assert.ErrorIs(t, err, apikey.ErrNotFound, "Get(missing)")
 	assert.ErrorContains(t, err, missing.String(), "Get(missing) must name the ID")
+}
+
+// logRecords decodes the JSON records a slog.JSONHandler wrote to buf.
+func logRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &r), "log line %q", line)
+		recs = append(recs, r)
+	}
+	return recs
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// failingManager returns a Manager logging as JSON to the returned buffer,
+// with a key and its token, whose store then fails every Get with an error
+// that names the key ID, as a store's error may.
+func failingManager(t *testing.T, clk *clock) (*apikey.Manager, *syncBuffer, apikey.Key, string) {
+	t.Helper()
+	var logs syncBuffer
+	m, store := newManager(t, apikey.Options{Now: clk.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	k, tok := create(t, m, apikey.CreateParams{})
+	store.FailWhen(apikeytest.MethodGet, func(c apikeytest.Call) error {
+		return fmt.Errorf("database disk image is malformed (reading %s)", c.ID)
+	})
+	return m, &logs, k, tok
+}
+
+// assertNoToken checks that no log record holds tok or a part of it that
+// would give its secret away.
+func assertNoToken(t *testing.T, logs string, tok string) {
+	t.Helper()
+	body := tok[strings.IndexByte(tok, '_')+1:]
+	secret := body[22 : 22+44]
+	for _, part := range []string{tok, body, secret, secret[:11], secret[33:]} {
+		assert.NotContains(t, logs, part, "the log holds the token or its secret")
+	}
+}
+
+// TestVerifyLogsStoreFailures is the reproduction of issue 10, item 5: 60
+// verifications against a failing store log one record, not 60 and not
+// none; once the interval has passed, the next failure logs a record that
+// counts the failures left out. The records name the key, never its token.
+func TestVerifyLogsStoreFailures(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	m, logs, k, tok := failingManager(t, clk)
+	fail := func(n int) {
+		t.Helper()
+		for range n {
+			_, err := m.Verify(ctx, tok)
+			require.Error(t, err, "Verify with a failing store")
+			require.NotErrorIs(t, err, apikey.ErrInvalidKey, "a store failure is not an invalid key")
+		}
+	}
+
+	fail(60)
+	recs := logRecords(t, &logs.b)
+	require.Len(t, recs, 1, "records after 60 failures")
+	assert.Equal(t, "ERROR", recs[0]["level"])
+	assert.Equal(t, k.ID.String(), recs[0]["key_id"])
+	assert.Contains(t, recs[0]["err"], "database disk image is malformed", "the record holds the store's error")
+	assert.EqualValues(t, 0, recs[0]["suppressed"], "failures left out before the first record")
+
+	clk.Add(apikey.StoreFailureLogInterval - time.Nanosecond)
+	fail(1)
+	require.Len(t, logRecords(t, &logs.b), 1, "records just before the interval has passed")
+
+	clk.Add(time.Nanosecond)
+	fail(1)
+	recs = logRecords(t, &logs.b)
+	require.Len(t, recs, 2, "records once the interval has passed")
+	assert.EqualValues(t, 60, recs[1]["suppressed"], "the second record counts the failures left out")
+	assertNoToken(t, logs.b.String(), tok)
+}
+
+// TestVerifyLogsNothingButStoreFailures checks that verifications the store
+// answers, whatever their outcome, log nothing.
+func TestVerifyLogsNothingButStoreFailures(t *testing.T) {
+	var logs bytes.Buffer
+	m, _ := newManager(t, apikey.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	k, tok := create(t, m, apikey.CreateParams{})
+	off, offTok := create(t, m, apikey.CreateParams{})
+	_, err := m.Deactivate(context.Background(), off.ID)
+	require.NoError(t, err)
+	for _, tt := range []struct {
+		name, tok string
+		want      error
+	}{
+		{"valid", tok, nil},
+		{"inactive", offTok, apikey.ErrInactive},
+		{"malformed", tok[:len(tok)-1], apikey.ErrInvalidKey},
+		{"unknown key", apikey.FormatToken("sk", uuid.Must(uuid.NewV7()), [32]byte{1}), apikey.ErrInvalidKey},
+		{"wrong secret", apikey.FormatToken("sk", k.ID, [32]byte{1}), apikey.ErrInvalidKey},
+	} {
+		verify(t, m, tt.tok, tt.want)
+		assert.Empty(t, logs.String(), "log after a verification of a %s token", tt.name)
+	}
+}
+
+// TestVerifyStoreFailureLogUnderConcurrency fails verifications from many
+// goroutines at once: they log one record between them, and the next
+// record counts every other failure.
+func TestVerifyStoreFailureLogUnderConcurrency(t *testing.T) {
+	const goroutines, each = 8, 50
+	clk := newClock()
+	m, logs, _, tok := failingManager(t, clk)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if _, err := m.Verify(context.Background(), tok); err == nil {
+					t.Error("Verify with a failing store succeeded")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, logRecords(t, &logs.b), 1, "records after %d concurrent failures", goroutines*each)
+	clk.Add(apikey.StoreFailureLogInterval)
+	_, err := m.Verify(context.Background(), tok)
+	require.Error(t, err)
+	recs := logRecords(t, &logs.b)
+	require.Len(t, recs, 2, "records once the interval has passed")
+	assert.EqualValues(t, goroutines*each-1, recs[1]["suppressed"], "failures left out")
+	assertNoToken(t, logs.b.String(), tok)
+}
+
+// TestGuardStoreFailureIsLogged is issue 10's item 5 through HTTP: 60
+// requests against a failing store get 503, and the Manager's log has one
+// record of it.
+func TestGuardStoreFailureIsLogged(t *testing.T) {
+	clk := newClock()
+	m, logs, _, tok := failingManager(t, clk)
+	g, err := apikey.NewGuard(m, apikey.GuardOptions{})
+	require.NoError(t, err)
+	h := g.MustRequire("lists:read")(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler ran with a failing store")
+	}))
+	for i := range 60 {
+		req := httptest.NewRequest("GET", "/api/lists", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusServiceUnavailable, rec.Code, "request %d", i+1)
+	}
+	assert.Len(t, logRecords(t, &logs.b), 1, "records after 60 failed requests")
+	assertNoToken(t, logs.b.String(), tok)
 }

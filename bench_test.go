@@ -2,9 +2,11 @@ package apikey_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -315,4 +317,90 @@ func BenchmarkCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkArgon2idFlood is issue 10's item 6: 16 goroutines send forged
+// secrets for one known key ID, of a deactivated key, while 100 other keys
+// are verified for the first time (cache cold), one after another, with
+// Argon2id at its default parameters. It reports the median verification
+// time of the other keys when quiet and under the flood, in ms, and their
+// ratio; forged tokens for one ID should cost that ID, not everyone, so the
+// ratio should stay under 2. Each round mints its keys anew, so run it with
+// -benchtime 1x: a round takes seconds.
+func BenchmarkArgon2idFlood(b *testing.B) {
+	const others, attackers = 100, 16
+	ctx := context.Background()
+	var quiet, flooded []time.Duration
+	for b.Loop() {
+		store := memstore.New()
+		minter, err := apikey.NewManager(apikey.Options{Store: store, Hash: apikey.Argon2id, UsageInterval: -1})
+		require.NoError(b, err)
+		target, _, err := minter.Create(ctx, apikey.CreateParams{Label: "flooded"})
+		require.NoError(b, err)
+		_, err = minter.Deactivate(ctx, target.ID)
+		require.NoError(b, err)
+		toks := make([]string, others)
+		for i := range toks {
+			_, tok, err := minter.Create(ctx, apikey.CreateParams{Label: fmt.Sprint("other ", i)})
+			require.NoError(b, err)
+			toks[i] = tok.Reveal()
+		}
+		forged := apikey.FormatToken(apikey.DefaultPrefix, target.ID, [32]byte{1})
+
+		// firstVerifications verifies every other key once through a new
+		// Manager, whose cache is cold, and returns how long each took.
+		firstVerifications := func(m *apikey.Manager) []time.Duration {
+			d := make([]time.Duration, 0, others)
+			for _, tok := range toks {
+				start := time.Now()
+				if _, err := m.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+				d = append(d, time.Since(start))
+			}
+			return d
+		}
+		newManager := func() *apikey.Manager {
+			m, err := apikey.NewManager(apikey.Options{Store: store, UsageInterval: -1})
+			require.NoError(b, err)
+			return m
+		}
+
+		quiet = append(quiet, firstVerifications(newManager())...)
+
+		m := newManager()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range attackers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := m.Verify(ctx, forged); !errors.Is(err, apikey.ErrInvalidKey) {
+						b.Errorf("forged token: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		flooded = append(flooded, firstVerifications(m)...)
+		close(stop)
+		wg.Wait()
+	}
+	q, f := median(quiet), median(flooded)
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(float64(q)/1e6, "quiet-p50-ms")
+	b.ReportMetric(float64(f)/1e6, "flood-p50-ms")
+	b.ReportMetric(float64(f)/float64(q), "flood/quiet")
+}
+
+// median returns the median of d, which it sorts.
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -477,4 +478,119 @@ func TestArgon2idWithoutCacheChecksEveryTime(t *testing.T) {
 		verify(t, m, tok, nil)
 		assert.Equal(t, int64(i+1), apikey.SlowChecks(m), "Argon2id computations after %d verifications", i+1)
 	}
+}
+
+// TestArgon2idFloodForOneKeyHoldsOneSlot is issue 10's item 6 without
+// timing: 16 forged verifications of one key ID at once hold one global
+// slot, the others waiting for that key's turn, so that another key's first
+// verification still gets a slot; a waiter whose context ends gives up; and
+// once the flood has passed, no state is left for the key.
+func TestArgon2idFloodForOneKeyHoldsOneSlot(t *testing.T) {
+	const flood = 16
+	m, _ := newManager(t, apikey.Options{Hash: apikey.Argon2id, Argon2: cheapArgon2})
+	apikey.SetSlowSlots(m, 2)
+	target, _ := create(t, m, apikey.CreateParams{Label: "flooded"})
+	_, otherTok := create(t, m, apikey.CreateParams{Label: "other"})
+	forged := apikey.FormatToken("sk", target.ID, [32]byte{1})
+
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // before the Manager closes
+	arrived := make(chan string, 2*flood)                           // "computing" or "waiting", for the target
+	var computing, maxComputing atomic.Int32
+	apikey.SetSlowHooks(m, apikey.SlowHooks{
+		Inside: func(id uuid.UUID) {
+			if id != target.ID {
+				return
+			}
+			n := computing.Add(1)
+			for old := maxComputing.Load(); n > old && !maxComputing.CompareAndSwap(old, n); old = maxComputing.Load() {
+			}
+			arrived <- "computing"
+			<-release
+			computing.Add(-1)
+		},
+		Waiting: func(id uuid.UUID) {
+			if id == target.ID {
+				arrived <- "waiting"
+			}
+		},
+	})
+	next := func() string {
+		t.Helper()
+		select {
+		case a := <-arrived:
+			return a
+		case <-time.After(10 * time.Second):
+			t.Fatal("no forged verification started computing or waiting within 10 s")
+			return ""
+		}
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, flood)
+	for range flood {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := m.Verify(context.Background(), forged)
+			errs <- err
+		}()
+	}
+	counts := map[string]int{}
+	for range flood {
+		counts[next()]++
+		require.LessOrEqual(t, counts["computing"], 1, "forged verifications of one key computing at once")
+	}
+	assert.Equal(t, map[string]int{"computing": 1, "waiting": flood - 1}, counts, "forged verifications of one key")
+	assert.Equal(t, 1, apikey.SlowSlotsInUse(m), "global slots the flood holds")
+	assert.Equal(t, 1, apikey.SlowTurns(m), "keys with a turn")
+
+	verify(t, m, otherTok, nil) // another key takes the other slot, with the flood still on
+
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := m.Verify(ctx, forged)
+		gaveUp <- err
+	}()
+	require.Equal(t, "waiting", next(), "one more forged verification")
+	cancel()
+	assert.ErrorIs(t, <-gaveUp, context.Canceled, "a verification waiting for its key's turn when its context ends")
+
+	releaseOnce.Do(func() { close(release) })
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		assert.ErrorIs(t, err, apikey.ErrInvalidKey, "forged verification")
+	}
+	assert.EqualValues(t, 1, maxComputing.Load(), "most forged verifications of one key computing at once")
+	assert.Equal(t, 0, apikey.SlowSlotsInUse(m), "global slots held after the flood")
+	assert.Equal(t, 0, apikey.SlowTurns(m), "keys with a turn after the flood")
+}
+
+// TestArgon2idTurnsAreForgotten verifies many keys at once, with right and
+// forged secrets: once all are done, the Manager keeps no turn for any key.
+func TestArgon2idTurnsAreForgotten(t *testing.T) {
+	m, _ := newManager(t, apikey.Options{CacheTTL: -1, Hash: apikey.Argon2id, Argon2: cheapArgon2})
+	var toks []string
+	for range 20 {
+		k, tok := create(t, m, apikey.CreateParams{})
+		toks = append(toks, tok, apikey.FormatToken("sk", k.ID, [32]byte{1}))
+	}
+	var wg sync.WaitGroup
+	for i := range 3 * len(toks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok := toks[i%len(toks)]
+			_, err := m.Verify(context.Background(), tok)
+			if wantErr := i%2 == 1; (err != nil) != wantErr || (wantErr && !errors.Is(err, apikey.ErrInvalidKey)) {
+				t.Errorf("Verify of token %d: %v", i%len(toks), err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 0, apikey.SlowTurns(m), "keys with a turn once every verification is done")
+	assert.EqualValues(t, 3*len(toks), apikey.SlowChecks(m), "Argon2id computations")
 }

@@ -34,7 +34,8 @@ const (
 	// policies that demand a slow hash. Checking a secret against it costs
 	// milliseconds and megabytes, so the Manager does it once per cached
 	// record and then compares a fast keyed proof (see Options.CacheTTL),
-	// and runs at most GOMAXPROCS such checks at a time.
+	// and runs at most GOMAXPROCS such checks at a time, and one per key
+	// ID, so that forged tokens for one key slow that key, not the others.
 	Argon2id HashAlgorithm = 3
 )
 
@@ -84,15 +85,34 @@ func (p Argon2Params) check() error {
 	return nil
 }
 
-// Digest layout, after the algorithm byte:
+// Digest layout, after the tag byte (the HashAlgorithm, with bindsPrefix
+// set for digests that bind the token prefix):
 //
 //	sha256, hmac-sha256: 32-byte sum
 //	argon2id:            time(4, big-endian) memory(4) threads(1) salt(16) sum(32)
+//
+// What is digested is the secret alone for a digest without bindsPrefix, the
+// kind every key minted before prefixes were bound has; and secret||bind for
+// one with it, bind being prefixBinding(prefix) of the minting Manager's
+// prefix, so that the secret checks only under that prefix.
 const (
 	sumLen       = 32
 	argonSaltLen = 16
 	argonHdrLen  = 4 + 4 + 1
+	bindLen      = 16                  // bytes of prefixBinding
+	inputLen     = secretLen + bindLen // longest digest input: one SHA-256 block with its padding
+	bindsPrefix  = 0x80                // flag of the tag byte
 )
+
+// prefixBinding returns what a digest binding prefix appends to the secret:
+// the first bindLen bytes of a SHA-256 of the prefix, domain-separated, so
+// that the input stays within one SHA-256 block whatever the prefix's
+// length, and Verify costs no more than it did without binding.
+func prefixBinding(prefix string) (b [bindLen]byte) {
+	sum := sha256.Sum256([]byte("keyscope token prefix\x00" + prefix))
+	copy(b[:], sum[:])
+	return b
+}
 
 // Digest is the stored, algorithm-tagged digest of a key's secret. It is
 // immutable and safe for concurrent use.
@@ -117,7 +137,8 @@ func DecodeDigest(b []byte) (Digest, error) {
 		return Digest{}, errors.New("apikey: digest is empty")
 	}
 	want := 0
-	switch HashAlgorithm(b[0]) {
+	alg := HashAlgorithm(b[0] &^ bindsPrefix)
+	switch alg {
 	case SHA256, HMACSHA256:
 		want = 1 + sumLen
 	case Argon2id:
@@ -126,9 +147,9 @@ func DecodeDigest(b []byte) (Digest, error) {
 		return Digest{}, fmt.Errorf("apikey: digest has unknown algorithm tag %d", b[0])
 	}
 	if len(b) != want {
-		return Digest{}, fmt.Errorf("apikey: %s digest is %d bytes, want %d", HashAlgorithm(b[0]), len(b), want)
+		return Digest{}, fmt.Errorf("apikey: %s digest is %d bytes, want %d", alg, len(b), want)
 	}
-	if HashAlgorithm(b[0]) == Argon2id {
+	if alg == Argon2id {
 		p := Argon2Params{Time: binary.BigEndian.Uint32(b[1:]), Memory: binary.BigEndian.Uint32(b[5:]), Threads: b[9]}
 		if err := p.check(); err != nil {
 			return Digest{}, fmt.Errorf("apikey: argon2id digest: %w", err)
@@ -151,7 +172,17 @@ func (d Digest) Algorithm() HashAlgorithm {
 	if d.raw == nil {
 		return 0
 	}
-	return HashAlgorithm(d.raw()[0])
+	return HashAlgorithm(d.raw()[0] &^ bindsPrefix)
+}
+
+// BindsPrefix reports whether d binds the token prefix of the Manager that
+// minted its key, as the digest of every key minted since keyscope bound
+// prefixes does: the key's token then verifies under that prefix only. A
+// digest stored before (false) verifies under any prefix that a Manager
+// sharing the store accepts; Clone or Roll such a key to get one bound to
+// the prefix of the Manager that clones it.
+func (d Digest) BindsPrefix() bool {
+	return d.raw != nil && d.raw()[0]&bindsPrefix != 0
 }
 
 // IsZero reports whether d holds no digest.
@@ -189,11 +220,12 @@ type hasher struct {
 	alg    HashAlgorithm
 	pepper []byte
 	argon  Argon2Params
-	hmacs  sync.Pool // of hash.Hash keyed with pepper
-	proofs sync.Pool // of hash.Hash keyed with a random per-process key
+	bind   [bindLen]byte // prefixBinding of the Manager's prefix
+	hmacs  sync.Pool     // of hash.Hash keyed with pepper
+	proofs sync.Pool     // of hash.Hash keyed with a random per-process key
 }
 
-func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, error) {
+func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params, prefix string) (*hasher, error) {
 	switch alg {
 	case 0:
 		alg = SHA256
@@ -208,7 +240,7 @@ func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, e
 	if len(pepper) > 0 && len(pepper) < 32 {
 		return nil, fmt.Errorf("apikey: pepper must be at least 32 bytes, got %d", len(pepper))
 	}
-	h := &hasher{alg: alg, pepper: append([]byte(nil), pepper...), argon: argon.withDefaults()}
+	h := &hasher{alg: alg, pepper: append([]byte(nil), pepper...), argon: argon.withDefaults(), bind: prefixBinding(prefix)}
 	if err := h.argon.check(); err != nil {
 		return nil, fmt.Errorf("apikey: argon2 parameters: %w", err)
 	}
@@ -221,16 +253,29 @@ func newHasher(alg HashAlgorithm, pepper []byte, argon Argon2Params) (*hasher, e
 	return h, nil
 }
 
-// digest returns a new digest of secret with the configured algorithm.
+// input writes to in what a digest digests for secret: the secret, followed
+// by the prefix binding if bound; it returns the part of in written.
+func (h *hasher) input(in *[inputLen]byte, secret *[secretLen]byte, bound bool) []byte {
+	n := copy(in[:], secret[:])
+	if bound {
+		n += copy(in[n:], h.bind[:])
+	}
+	return in[:n]
+}
+
+// digest returns a new digest of secret with the configured algorithm,
+// bound to the prefix.
 func (h *hasher) digest(secret *[secretLen]byte) (Digest, error) {
-	b := []byte{byte(h.alg)}
+	var in [inputLen]byte
+	msg := h.input(&in, secret, true)
+	b := []byte{byte(h.alg) | bindsPrefix}
 	switch h.alg {
 	case SHA256:
-		sum := sha256.Sum256(secret[:])
+		sum := sha256.Sum256(msg)
 		b = append(b, sum[:]...)
 	case HMACSHA256:
 		var sum [sumLen]byte
-		b = append(b, h.hmac(secret, &sum)...)
+		b = append(b, h.hmac(msg, &sum)...)
 	case Argon2id:
 		p := h.argon
 		b = binary.BigEndian.AppendUint32(b, p.Time)
@@ -241,59 +286,65 @@ func (h *hasher) digest(secret *[secretLen]byte) (Digest, error) {
 			return Digest{}, fmt.Errorf("apikey: reading random salt: %w", err)
 		}
 		b = append(b, salt[:]...)
-		b = append(b, argon2.IDKey(secret[:], salt[:], p.Time, p.Memory, p.Threads, sumLen)...)
+		b = append(b, argon2.IDKey(msg, salt[:], p.Time, p.Memory, p.Threads, sumLen)...)
 	}
 	return newDigest(b), nil
 }
 
-// prove writes a keyed hash of secret under proofKey, a key made at random
-// for this hasher and never stored: see Manager.checkSlow.
+// prove writes a keyed hash of secret and the prefix binding under
+// proofKey, a key made at random for this hasher and never stored: see
+// Manager.checkSlow.
 func (h *hasher) prove(secret *[secretLen]byte, sum *[sumLen]byte) {
 	m := h.proofs.Get().(hash.Hash)
 	m.Reset()
-	s := *secret
-	m.Write(s[:])
+	var in [inputLen]byte
+	m.Write(h.input(&in, secret, true))
 	m.Sum(sum[:0])
 	h.proofs.Put(m)
 }
 
-func (h *hasher) hmac(secret *[secretLen]byte, sum *[sumLen]byte) []byte {
+// hmac writes the HMAC-SHA256 of msg under the pepper to sum and returns it.
+func (h *hasher) hmac(msg []byte, sum *[sumLen]byte) []byte {
 	m := h.hmacs.Get().(hash.Hash)
 	m.Reset()
-	m.Write(secret[:])
+	m.Write(msg)
 	out := m.Sum(sum[:0])
 	h.hmacs.Put(m)
 	return out
 }
 
-// matches reports in constant time whether secret digests to d. A digest
-// whose algorithm this hasher cannot compute (HMAC without a pepper) never
-// matches. For SHA-256 and HMAC-SHA256 it does not allocate.
+// matches reports in constant time whether secret digests to d: with the
+// prefix binding for a digest that binds the prefix, without for one made
+// before prefixes were bound. A digest whose algorithm this hasher cannot
+// compute (HMAC without a pepper) never matches. For SHA-256 and
+// HMAC-SHA256 it does not allocate.
 func (h *hasher) matches(d Digest, secret *[secretLen]byte) bool {
 	if d.raw == nil {
 		return false
 	}
 	b := d.raw()
-	switch HashAlgorithm(b[0]) {
+	bound := b[0]&bindsPrefix != 0
+	switch HashAlgorithm(b[0] &^ bindsPrefix) {
 	case SHA256:
-		sum := sha256.Sum256(secret[:])
+		var in [inputLen]byte
+		sum := sha256.Sum256(h.input(&in, secret, bound))
 		return subtle.ConstantTimeCompare(b[1:], sum[:]) == 1
 	case HMACSHA256:
 		if len(h.pepper) == 0 {
 			return false
 		}
-		// Copies declared here, so that only this branch pays for the
+		// Buffers declared here, so that only this branch pays for the
 		// hash.Hash interface call making them escape.
-		s := *secret
+		var in [inputLen]byte
 		var sum [sumLen]byte
-		return subtle.ConstantTimeCompare(b[1:], h.hmac(&s, &sum)) == 1
+		return subtle.ConstantTimeCompare(b[1:], h.hmac(h.input(&in, secret, bound), &sum)) == 1
 	case Argon2id:
 		t := binary.BigEndian.Uint32(b[1:])
 		m := binary.BigEndian.Uint32(b[5:])
 		th := b[9]
 		salt := b[1+argonHdrLen : 1+argonHdrLen+argonSaltLen]
-		s := *secret
-		got := argon2.IDKey(s[:], salt, t, m, th, sumLen)
+		var in [inputLen]byte
+		got := argon2.IDKey(h.input(&in, secret, bound), salt, t, m, th, sumLen)
 		return subtle.ConstantTimeCompare(b[1+argonHdrLen+argonSaltLen:], got) == 1
 	}
 	return false

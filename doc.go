@@ -55,6 +55,12 @@
 // keep verifying when an application changes algorithm: SHA-256 (default;
 // the secret has 256 random bits, so a fast hash is safe), HMAC-SHA256 with
 // a server-side pepper, or Argon2id for policies that demand a slow hash.
+// What is digested is the secret and the token prefix of the Manager that
+// minted the key, so a token verifies under that prefix only: a token of an
+// "sk_test" Manager, re-prefixed "sk_live", is invalid for an "sk_live"
+// Manager on the same store. Keys stored before keyscope bound prefixes
+// ([Digest.BindsPrefix] false) keep verifying with their tokens, under any
+// prefix as before; Clone or Roll them to bind them.
 // No String, fmt verb, JSON, text or slog output of a [Token], [Digest] or
 // [Key] contains a secret or a digest; [Token.Reveal] hands out the
 // plaintext on purpose.
@@ -102,6 +108,8 @@
 // or wrong-secret token (one error, so callers cannot tell which),
 // [ErrInactive] or [ErrExpired] for a correct token of a disabled key, and
 // anything else for a store failure, which callers must treat as a refusal.
+// The Manager logs store failures through Options.Logger, at most once per
+// [StoreFailureLogInterval], counting those it left out, and never a token.
 // Every sentinel error and error type of the package is declared in
 // errors.go; every scope error is a [*ScopeError], whose Detail method
 // words it for the person who wrote the scopes.
@@ -134,7 +142,10 @@
 //     unexported form returns the shared *Key, or fills a caller's buffer,
 //     without copying or allocating; the exported one copies the record and
 //     clears its digest for callers outside the package.
-//   - Argon2id proofs and the bound on concurrent Argon2id checks (see
+//   - Argon2id proofs and the bounds on concurrent Argon2id checks (see
 //     [Argon2id] and Manager.checkSlow): the slow hash runs once per cached
-//     record, and later checks compare a keyed in-memory proof.
+//     record, and later checks compare a keyed in-memory proof; a check
+//     waits for its key ID's turn (one at a time per ID) before it takes
+//     one of GOMAXPROCS slots, so forged tokens for one key ID hold one
+//     slot at most, and slow that key only.
 package apikey
