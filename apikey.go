@@ -184,11 +184,11 @@ type Options struct {
 	// Create, Clone, Roll, Update, Rename, Activate, Deactivate, Delete)
 	// take effect on the very next verification whatever the cache
 	// holds; changes made any other way (another process, another
-	// Manager, direct writes to the store) take effect within CacheTTL. Expiry is checked on every verification, cached or
-	// not. The cache holds records as the store returns them, with the
-	// digest of the secret but never the secret or the token, so a wrong
-	// secret never verifies. Default DefaultCacheTTL (5s); negative
-	// disables the cache.
+	// Manager, direct writes to the store) take effect within CacheTTL.
+	// Expiry is checked on every verification, cached or not. The cache
+	// holds records as the store returns them, with the digest of the
+	// secret but never the secret or the token, so a wrong secret never
+	// verifies. Default DefaultCacheTTL (5s); negative disables the cache.
 	CacheTTL time.Duration
 	// CacheSize is the most key records the cache holds; when it is full,
 	// adding one evicts another. A record takes about 400 bytes plus its

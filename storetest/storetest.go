@@ -296,13 +296,18 @@ func testDigests(t *testing.T, s apikey.Store) {
 	}
 	for name, opts := range configs {
 		t.Run(name, func(t *testing.T) {
-			opts.Store, opts.UsageInterval = s, -1
+			// No cache: Verify reads the record back from the store.
+			opts.Store, opts.UsageInterval, opts.CacheTTL = s, -1, -1
 			m, err := apikey.NewManager(opts)
 			require.NoError(t, err, "NewManager")
+			defer m.Close()
 			k, tok, err := m.Create(context.Background(), apikey.CreateParams{Label: name})
 			require.NoError(t, err, "Manager.Create")
 			stored := mustGet(t, s, k.ID)
 			assert.Equal(t, name, stored.Digest.Algorithm().String(), "algorithm of the stored digest")
+			// The digest's first byte also says that it binds the token
+			// prefix; a store must keep it, not rebuild it from Algorithm.
+			assert.True(t, stored.Digest.BindsPrefix(), "the stored digest lost its prefix binding")
 			again, err := apikey.DecodeDigest(stored.Digest.Bytes())
 			if assert.NoError(t, err, "DecodeDigest of the stored digest's Bytes") {
 				assert.True(t, again.Equal(stored.Digest), "digest does not survive Bytes/DecodeDigest")
