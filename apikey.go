@@ -149,13 +149,13 @@ type Options struct {
 	// "sk_...". ASCII letters, digits and '_', 1 to 32 characters, not
 	// ending in '_'. Default "sk". Tokens with another prefix never verify.
 	//
-	// A key is bound to the prefix of the Manager that minted it: its
-	// digest covers the prefix (see [Digest.BindsPrefix]), so a Manager
-	// with prefix "sk_live" refuses, as ErrInvalidKey, a token minted
-	// under "sk_test" and re-prefixed, even on a shared store. Changing
-	// Prefix therefore invalidates the keys minted under the old one.
-	// Keys stored before keyscope bound prefixes keep verifying, under any
-	// prefix as they always did; Clone or Roll them to bind them.
+	// A key is bound to the prefix of the Manager that minted it, so a
+	// Manager with prefix "sk_live" refuses, as ErrInvalidKey, a token
+	// minted under "sk_test" and re-prefixed, even on a shared store. The
+	// digest of a key covers its prefix (see [Digest.BindsPrefix]); for a
+	// key stored before keyscope bound prefixes, whose digest does not,
+	// the prefix its Hint names decides. Changing Prefix therefore
+	// invalidates the keys minted under the old one.
 	Prefix string
 
 	// Hash is the algorithm for new keys' digests. Default SHA256. Keys
@@ -531,7 +531,7 @@ func (m *Manager) Revoke(ctx context.Context, token string) (Key, error) {
 		return Key{}, ErrInvalidKey
 	case err != nil:
 		return Key{}, fmt.Errorf("apikey: reading key %s: %w", p.id, err)
-	case k.ID != p.id:
+	case k.ID != p.id, !m.mintedHere(&k):
 		return Key{}, ErrInvalidKey
 	}
 	ok := false
@@ -686,7 +686,7 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 		m.logStoreFailure(ctx, p.id, err)
 		return nil, fmt.Errorf("apikey: verifying key: %w", err)
 	}
-	if k.ID != p.id {
+	if k.ID != p.id || !m.mintedHere(k) {
 		return nil, ErrInvalidKey
 	}
 	if k.Digest.Algorithm() == Argon2id {
@@ -710,6 +710,13 @@ func (m *Manager) verify(ctx context.Context, token string, buf *Key) (*Key, err
 		m.usage.note(k.ID, k.LastUsedAt, now)
 	}
 	return k, nil
+}
+
+// mintedHere reports whether k was minted under the Manager's prefix: its
+// digest binds the prefix, which matching the secret then checks, or, for
+// a key stored before digests bound prefixes, its hint names the prefix.
+func (m *Manager) mintedHere(k *Key) bool {
+	return k.Digest.BindsPrefix() || hintUnder(k.Hint, m.prefix)
 }
 
 // lookup returns the record of key id from the cache or, failing that,

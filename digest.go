@@ -158,8 +158,9 @@ func DecodeDigest(b []byte) (Digest, error) {
 	return newDigest(append([]byte(nil), b...)), nil
 }
 
-// Bytes returns a copy of the encoded digest, algorithm tag first, for a
-// Store to persist. It is nil for the zero Digest.
+// Bytes returns a copy of the encoded digest for a Store to persist,
+// exactly as given: its first byte carries the algorithm and whether the
+// digest binds the token prefix. It is nil for the zero Digest.
 func (d Digest) Bytes() []byte {
 	if d.raw == nil {
 		return nil
@@ -177,10 +178,9 @@ func (d Digest) Algorithm() HashAlgorithm {
 
 // BindsPrefix reports whether d binds the token prefix of the Manager that
 // minted its key, as the digest of every key minted since keyscope bound
-// prefixes does: the key's token then verifies under that prefix only. A
-// digest stored before (false) verifies under any prefix that a Manager
-// sharing the store accepts; Clone or Roll such a key to get one bound to
-// the prefix of the Manager that clones it.
+// prefixes does: the key's token then verifies under that prefix only. For
+// a digest stored before (false), the Manager checks instead that the key's
+// Hint names its prefix, as the hint of every key it minted does.
 func (d Digest) BindsPrefix() bool {
 	return d.raw != nil && d.raw()[0]&bindsPrefix != 0
 }

@@ -218,8 +218,11 @@ func TestKeysStoredBeforePrefixBindingKeepVerifying(t *testing.T) {
 			require.NoError(t, store.Create(ctx, rec))
 			tok := apikey.FormatToken("sk_test", rec.ID, secret)
 
+			// The hint, written when the key was minted, names its prefix.
 			verify(t, test, tok, nil)
-			verify(t, live, reprefix(t, tok, "sk_test", "sk_live"), nil)
+			verify(t, live, reprefix(t, tok, "sk_test", "sk_live"), apikey.ErrInvalidKey)
+			_, err = live.Revoke(ctx, reprefix(t, tok, "sk_test", "sk_live"))
+			assert.ErrorIs(t, err, apikey.ErrInvalidKey, "Revoke of a legacy key under another prefix")
 
 			clone, cloneTok, err := live.Clone(ctx, rec.ID)
 			require.NoError(t, err, "Clone")
@@ -230,9 +233,17 @@ func TestKeysStoredBeforePrefixBindingKeepVerifying(t *testing.T) {
 			assert.True(t, stored.Digest.BindsPrefix(), "the clone's digest binds the prefix")
 			assert.Equal(t, base.Hash, stored.Digest.Algorithm(), "the clone's digest algorithm")
 
-			revoked, err := live.Revoke(ctx, reprefix(t, tok, "sk_test", "sk_live"))
-			require.NoError(t, err, "Revoke of a legacy key under another prefix")
+			revoked, err := test.Revoke(ctx, tok)
+			require.NoError(t, err, "Revoke of a legacy key under its prefix")
 			assert.False(t, revoked.Active, "revoked key is active")
+
+			// A legacy record whose hint names no prefix (not one keyscope
+			// wrote) verifies under none.
+			odd, err := test.CacheTestRecord(uuid.Must(uuid.NewV7()), secret, "odd")
+			require.NoError(t, err)
+			odd.Digest, odd.Hint = legacyDigest(t, base, secret), "…abcd"
+			require.NoError(t, store.Create(ctx, odd))
+			verify(t, test, apikey.FormatToken("sk_test", odd.ID, secret), apikey.ErrInvalidKey)
 		})
 	}
 }

@@ -59,8 +59,8 @@
 // minted the key, so a token verifies under that prefix only: a token of an
 // "sk_test" Manager, re-prefixed "sk_live", is invalid for an "sk_live"
 // Manager on the same store. Keys stored before keyscope bound prefixes
-// ([Digest.BindsPrefix] false) keep verifying with their tokens, under any
-// prefix as before; Clone or Roll them to bind them.
+// ([Digest.BindsPrefix] false) keep verifying with their tokens, under the
+// prefix their Hint names.
 // No String, fmt verb, JSON, text or slog output of a [Token], [Digest] or
 // [Key] contains a secret or a digest; [Token.Reveal] hands out the
 // plaintext on purpose.

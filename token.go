@@ -188,10 +188,20 @@ func parseToken(prefix, tok string, p *payload) bool {
 	return ok && uint32(sum) == p.checksum()
 }
 
+// hintSep separates a hint's prefix from the token's last characters.
+const hintSep = "_…"
+
 // hintOf returns the display hint of a token: its prefix and last four
 // characters, for example "sk_…a1b2".
 func hintOf(prefix, tok string) string {
-	return prefix + "_…" + tok[len(tok)-hintChars:]
+	return prefix + hintSep + tok[len(tok)-hintChars:]
+}
+
+// hintUnder reports whether hint is the hint of a token minted under
+// prefix. It does not allocate.
+func hintUnder(hint, prefix string) bool {
+	return len(hint) > len(prefix)+len(hintSep) && hint[:len(prefix)] == prefix &&
+		hint[len(prefix):len(prefix)+len(hintSep)] == hintSep
 }
 
 // Token is the plaintext of a newly minted key. It is returned exactly once,

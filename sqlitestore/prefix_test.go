@@ -59,8 +59,8 @@ var cacheSettings = []struct {
 
 // TestDatabaseWrittenBeforePrefixBinding opens a database whose keys were
 // minted before digests bound the token prefix. Every key keeps verifying
-// with its token, and, as before, under any prefix; keys minted now into
-// the same file verify only under their own prefix.
+// with its token, under the prefix its hint names and no other; keys
+// minted now into the same file verify only under their own prefix.
 func TestDatabaseWrittenBeforePrefixBinding(t *testing.T) {
 	ctx := context.Background()
 	s, toks := openPrefixV1(t)
@@ -80,6 +80,12 @@ func TestDatabaseWrittenBeforePrefixBinding(t *testing.T) {
 				for prefix, m := range managers {
 					text := prefix + strings.TrimPrefix(tok.Token, tok.Prefix)
 					k, err := m.Verify(ctx, text)
+					if prefix != tok.Prefix {
+						assert.ErrorIs(t, err, apikey.ErrInvalidKey, "%s %s key of owner %q, re-prefixed %s", tok.Prefix, tok.Hash, tok.Owner, prefix)
+						_, err = m.Revoke(ctx, text)
+						assert.ErrorIs(t, err, apikey.ErrInvalidKey, "Revoke of a %s key re-prefixed %s", tok.Prefix, prefix)
+						continue
+					}
 					if assert.NoError(t, err, "%s %s key of owner %q, verified under %s", tok.Prefix, tok.Hash, tok.Owner, prefix) {
 						assert.Equal(t, tok.ID, k.ID.String(), "ID")
 						assert.Equal(t, tok.Owner, k.Owner, "Owner")
