@@ -25,8 +25,8 @@
 // table: UUIDv7s sort by creation time, so the primary key is also the List
 // order, and a lookup by ID is a single B-tree search. Times are integer
 // Unix microseconds in UTC, the precision the Manager keeps; scopes are
-// their canonical text; digests are [apikey.Digest.Bytes], algorithm tag
-// first. Secrets are never stored.
+// their canonical text; digests are [apikey.Digest.Bytes], stored exactly.
+// Secrets are never stored.
 //
 // The owner ([apikey.Key.Owner]) is a TEXT column compared byte for byte,
 // empty for a key without one, and an index on (owner, id) holds each owner's
@@ -43,6 +43,11 @@
 //     version 1 is upgraded in place when it is opened: its keys get the
 //     empty owner, and keep verifying with the tokens issued for them. Adding
 //     the column rewrites no row; building the index reads the table once.
+//   - 3 (0003_prefix_binding.sql): no table changes. It marks the files in
+//     which new keys' digests bind the token prefix
+//     ([apikey.Digest.BindsPrefix]), a digest byte version 2 cannot decode,
+//     so that version 2 refuses such a file when it opens it instead of
+//     failing on each new key. Keys stored before keep their digests.
 //
 // An older version of this package refuses a database once it is upgraded,
 // as it refuses any newer schema: run one version of keyscope on a file, or

@@ -64,6 +64,10 @@ var cacheSettings = []struct {
 func TestDatabaseWrittenBeforePrefixBinding(t *testing.T) {
 	ctx := context.Background()
 	s, toks := openPrefixV1(t)
+	read, _ := sqlitestore.Handles(s)
+	var version int
+	require.NoError(t, read.QueryRow(`SELECT max(version) FROM keyscope_schema`).Scan(&version))
+	assert.Equal(t, 3, version, "schema version of the file after opening: the file was at 2")
 	for _, c := range cacheSettings {
 		t.Run("old keys/"+c.name, func(t *testing.T) {
 			managers := map[string]*apikey.Manager{}

@@ -186,7 +186,7 @@ func ids(ks []apikey.Key) []uuid.UUID {
 func checkUpgraded(t *testing.T, s *Store, v1 version1Keys) {
 	t.Helper()
 	ctx := context.Background()
-	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql"}, schemaVersions(t, s.read), "keyscope_schema after the upgrade")
+	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql", "3 0003_prefix_binding.sql"}, schemaVersions(t, s.read), "keyscope_schema after the upgrade")
 	m := upgradeManager(t, s, v1.opts)
 	for _, want := range v1.keys {
 		got, err := s.Get(ctx, want.ID)
@@ -264,7 +264,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	s, err = Open(path)
 	require.NoError(t, err, "reopening the upgraded file")
 	defer s.Close()
-	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql"}, schemaVersions(t, s.read), "keyscope_schema after reopening")
+	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql", "3 0003_prefix_binding.sql"}, schemaVersions(t, s.read), "keyscope_schema after reopening")
 }
 
 // TestUpgradeFromVersion1ManyKeys upgrades a version-1 database of 10,000
