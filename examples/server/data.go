@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -121,7 +122,7 @@ type request struct {
 // PATCH or PUT (answering 400 if it is not a JSON object), then locks d,
 // takes the data of the key's account and, on an item route, finds the item
 // {id} names there (answering 404 if there is none), and calls op with d
-// still locked.
+// still locked; the answer is sent once d is unlocked.
 func (d *dataAPI) route(method, path, res string, access apikey.Access, includes []string, op func(http.ResponseWriter, *request)) apikey.Route {
 	hasBody := method != "GET" && method != "DELETE"
 	isItem := strings.HasSuffix(path, "{id}")
@@ -137,15 +138,19 @@ func (d *dataAPI) route(method, path, res string, access apikey.Access, includes
 				return
 			}
 		}
+		// The answer is built under the lock and sent after it, so that a
+		// client slow to read its answer holds up no other request.
+		var out bufferedAnswer
+		out.header = w.Header()
 		d.mu.Lock()
-		defer d.mu.Unlock()
 		q.data = d.account(k.Owner)
-		if isItem {
-			if q.i = find(w, r, q.data[q.res]); q.i < 0 {
-				return
-			}
+		if !isItem {
+			op(&out, q)
+		} else if q.i = find(&out, r, q.data[q.res]); q.i >= 0 {
+			op(&out, q)
 		}
-		op(w, q)
+		d.mu.Unlock()
+		out.send(w)
 	}
 	return apikey.Route{Pattern: method + " " + path, Resource: res, Access: access, Includes: includes, Handler: http.HandlerFunc(h)}
 }
@@ -239,4 +244,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.Encode(v)
+}
+
+// bufferedAnswer holds an answer written under the data lock, to be sent
+// once the lock is released. Its header is the real response's.
+type bufferedAnswer struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedAnswer) Header() http.Header { return b.header }
+
+func (b *bufferedAnswer) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedAnswer) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+// send writes the answer to w.
+func (b *bufferedAnswer) send(w http.ResponseWriter) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	w.Write(b.body.Bytes())
 }

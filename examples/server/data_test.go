@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyscope/apikey"
 	"github.com/stretchr/testify/assert"
@@ -179,5 +180,51 @@ func TestDataAPIRefusesRequestsWithoutKey(t *testing.T) {
 	for _, method := range []string{"GET", "POST"} {
 		status, body := c.do(t, method, "/api/tags", `{"name":"x"}`)
 		assert.Equal(t, http.StatusUnauthorized, status, "%s: %v", method, body)
+	}
+}
+
+// stuckWriter is a client that never reads its answer: Write says that it
+// was reached, then blocks until release is closed.
+type stuckWriter struct {
+	header  http.Header
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckWriter) Header() http.Header { return s.header }
+func (s *stuckWriter) WriteHeader(int)     {}
+func (s *stuckWriter) Write(p []byte) (int, error) {
+	select {
+	case s.reached <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return len(p), nil
+}
+
+// TestSlowReaderHoldsUpNoOtherAccount checks that an answer is sent after
+// the data lock is released: while one account's client does not read its
+// answer, another account's request is served.
+func TestSlowReaderHoldsUpNoOtherAccount(t *testing.T) {
+	api := unguarded(newDataAPI())
+	keyOf := func(r *http.Request, owner string) *http.Request {
+		return r.WithContext(apikey.NewContext(r.Context(), apikey.Key{Owner: owner, Scopes: apikey.FullAccess()}))
+	}
+	stuck := &stuckWriter{header: http.Header{}, reached: make(chan struct{}, 1), release: make(chan struct{})}
+	defer close(stuck.release)
+	go api.ServeHTTP(stuck, keyOf(httptest.NewRequest("GET", "/api/profiles", nil), "slow"))
+	<-stuck.reached // the slow account's handler is writing its answer
+
+	served := make(chan int)
+	go func() {
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, keyOf(httptest.NewRequest("GET", "/api/profiles", nil), "other"))
+		served <- rec.Code
+	}()
+	select {
+	case code := <-served:
+		assert.Equal(t, http.StatusOK, code)
+	case <-time.After(10 * time.Second): // a bound, not a wait: the request is served at once
+		t.Fatal("another account's request waited for the slow client")
 	}
 }
