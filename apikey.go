@@ -770,8 +770,12 @@ type failureLog struct {
 // verification: at once if the Manager has not logged such a failure for
 // StoreFailureLogInterval, and otherwise only by counting it for the next
 // record. The token is never logged, and the store never saw it: it is
-// given the key ID only.
+// given the key ID only. A store that gave up because ctx ended (the client
+// hung up, or its deadline passed) did not fail, and nothing is logged.
 func (m *Manager) logStoreFailure(ctx context.Context, id uuid.UUID, err error) {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return
+	}
 	now := m.nowFn()
 	f := &m.failures
 	f.mu.Lock()

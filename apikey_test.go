@@ -722,6 +722,33 @@ func TestVerifyLogsNothingButStoreFailures(t *testing.T) {
 	}
 }
 
+// TestVerifyLogsNoFailureWhenTheCallerGaveUp checks that a store giving up
+// because the request's context ended is not logged as a store failure, and
+// does not use up the log's slot for the next real one.
+func TestVerifyLogsNoFailureWhenTheCallerGaveUp(t *testing.T) {
+	clk := newClock()
+	var logs syncBuffer
+	m, store := newManager(t, apikey.Options{Now: clk.Now, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	_, tok := create(t, m, apikey.CreateParams{})
+	for _, end := range []func() (context.Context, context.CancelFunc){
+		func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
+		func() (context.Context, context.CancelFunc) { return context.WithDeadline(context.Background(), time.Unix(0, 0)) },
+	} {
+		ctx, cancel := end()
+		cancel()
+		// A store gives up with the context's error, as database/sql does.
+		store.FailWhen(apikeytest.MethodGet, func(apikeytest.Call) error { return fmt.Errorf("reading: %w", ctx.Err()) })
+		_, err := m.Verify(ctx, tok)
+		require.ErrorIs(t, err, ctx.Err(), "Verify with an ended context")
+	}
+	assert.Empty(t, logs.b.String(), "a caller giving up was logged as a store failure")
+
+	store.FailWhen(apikeytest.MethodGet, func(apikeytest.Call) error { return errors.New("disk I/O error") })
+	_, err := m.Verify(context.Background(), tok)
+	require.Error(t, err)
+	assert.Contains(t, logs.b.String(), "disk I/O error", "the next real failure is logged at once")
+}
+
 // TestVerifyStoreFailureLogUnderConcurrency fails verifications from many
 // goroutines at once: they log one record between them, and the next
 // record counts every other failure.
