@@ -35,7 +35,9 @@ const (
 	// milliseconds and megabytes, so the Manager does it once per cached
 	// record and then compares a fast keyed proof (see Options.CacheTTL),
 	// and runs at most GOMAXPROCS such checks at a time, and one per key
-	// ID, so that forged tokens for one key slow that key, not the others.
+	// ID, so that forged tokens for one key slow that key, not the others
+	// (forged tokens for N key IDs still hold up to N of the GOMAXPROCS
+	// slots).
 	Argon2id HashAlgorithm = 3
 )
 
