@@ -732,7 +732,9 @@ func TestVerifyLogsNoFailureWhenTheCallerGaveUp(t *testing.T) {
 	_, tok := create(t, m, apikey.CreateParams{})
 	for _, end := range []func() (context.Context, context.CancelFunc){
 		func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-		func() (context.Context, context.CancelFunc) { return context.WithDeadline(context.Background(), time.Unix(0, 0)) },
+		func() (context.Context, context.CancelFunc) {
+			return context.WithDeadline(context.Background(), time.Unix(0, 0))
+		},
 	} {
 		ctx, cancel := end()
 		cancel()
