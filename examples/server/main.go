@@ -220,6 +220,7 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
+	scopes = append(scopes, '\n') // once, so that requests only read it
 	keys, err := keyapi.NewHandler(m, keyapi.Options{Logger: logger})
 	if err != nil {
 		return nil, err
@@ -236,7 +237,7 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	// route table describes itself. Public, like any API reference.
 	mux.HandleFunc("GET /api/scopes", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write(append(scopes, '\n'))
+		w.Write(scopes)
 	})
 	mux.Handle("/keys/", keysAPI)
 	mux.Handle("/keys", keysAPI)
