@@ -433,6 +433,7 @@ func TestScopesAreServedAndEnforced(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, status, "create with profiles:read")
 	status, hdr, _ = c.do("DELETE", "/api/profiles/search", reader, "")
 	assert.Equal(t, http.StatusForbidden, status, "DELETE /api/profiles/search is the item route, which needs profiles:write")
+	assert.Contains(t, hdr.Get("WWW-Authenticate"), `scope="profiles:write"`)
 	status, hdr, _ = c.do("POST", "/api/profiles/1", reader, `{}`)
 	assert.Equal(t, http.StatusMethodNotAllowed, status, "POST on an item")
 	assert.Equal(t, "GET, HEAD, PUT, PATCH, DELETE", hdr.Get("Allow"))
