@@ -334,19 +334,16 @@ func (rt *Router) Required(r *http.Request) ([]Scope, error) {
 // Check authenticates r and requires its key to grant what [Router.Required]
 // says r needs, without serving it or writing anything: the decision
 // ServeHTTP takes, for tests and custom servers (except that where
-// ServeHTTP redirects to a canonical path, Check refuses). Authentication comes first,
-// so a request without a valid key learns nothing about the routes. It
-// returns the key, or the error of [Guard.Authenticate], of Required, or an
-// [*InsufficientScopeError].
+// ServeHTTP redirects to a canonical path, Check refuses). Authentication
+// comes first, so a request without a valid key learns nothing about the
+// routes. It returns the key, or the error of [Guard.Authenticate], of
+// Required, or an [*InsufficientScopeError].
 func (rt *Router) Check(r *http.Request) (Key, error) {
 	h, _ := rt.mux.Handler(r)
 	if cr, ok := h.(*route); ok {
 		return public(cr.check(r))
 	}
-	if _, err := rt.g.authenticate(r); err != nil {
-		return Key{}, err
-	}
-	return Key{}, rt.refusal(r)
+	return Key{}, rt.refuse(r)
 }
 
 // ServeHTTP serves r with the route's handler if the request's key grants
@@ -416,13 +413,19 @@ outer:
 	return buf, nil
 }
 
-// ServeHTTP authenticates r and refuses it: no route serves it.
+// ServeHTTP refuses r, which no route serves.
 func (u *unrouted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, err := u.rt.g.authenticate(r); err != nil {
-		u.rt.g.onError(w, r, err)
-		return
+	u.rt.g.onError(w, r, u.rt.refuse(r))
+}
+
+// refuse returns the error a request no route serves is refused with:
+// authentication's, so that a request without a valid key learns nothing
+// about the routes, or else the refusal.
+func (rt *Router) refuse(r *http.Request) error {
+	if _, err := rt.g.authenticate(r); err != nil {
+		return err
 	}
-	u.rt.g.onError(w, r, u.rt.refusal(r))
+	return rt.refusal(r)
 }
 
 // refusal returns the error r is refused with when no route serves it: a
