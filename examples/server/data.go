@@ -116,14 +116,14 @@ type request struct {
 }
 
 // route returns the route "method path" on resource res, needing access
-// (or, when it is zero, the access of the method) and accepting includes,
+// (or, when it is zero, the access of the method) and accepting the includes in accepts,
 // served by op. The handler refuses a request without a verified key in its
 // context (401: the router lets none through), decodes the body of a POST,
 // PATCH or PUT (answering 400 if it is not a JSON object), then locks d,
 // takes the data of the key's account and, on an item route, finds the item
 // {id} names there (answering 404 if there is none), and calls op with d
 // still locked; the answer is sent once d is unlocked.
-func (d *dataAPI) route(method, path, res string, access apikey.Access, includes []string, op func(http.ResponseWriter, *request)) apikey.Route {
+func (d *dataAPI) route(method, path, res string, access apikey.Access, accepts []string, op func(http.ResponseWriter, *request)) apikey.Route {
 	hasBody := method != "GET" && method != "DELETE"
 	isItem := strings.HasSuffix(path, "{id}")
 	h := func(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +152,7 @@ func (d *dataAPI) route(method, path, res string, access apikey.Access, includes
 		d.mu.Unlock()
 		out.send(w)
 	}
-	return apikey.Route{Pattern: method + " " + path, Resource: res, Access: access, Includes: includes, Handler: http.HandlerFunc(h)}
+	return apikey.Route{Pattern: method + " " + path, Resource: res, Access: access, Includes: accepts, Handler: http.HandlerFunc(h)}
 }
 
 // included returns the related records the request asked for. The router
