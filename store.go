@@ -124,3 +124,63 @@ type Use struct {
 	ID uuid.UUID
 	At time.Time
 }
+
+// Notifier is implemented by a Store that can tell its watchers, within
+// moments, which of its records changed, whoever changed them: another
+// process, another Manager, or an operator's tool. A [Manager] whose Store is
+// a Notifier watches it, and drops a key from its verification cache as soon
+// as the store reports a change to it, so that a key deactivated or deleted
+// on one instance of an application stops verifying on every instance at
+// once rather than within [Options.CacheTTL]. pgstore implements it with
+// PostgreSQL's LISTEN/NOTIFY, sqlitestore with a change log, and memstore in
+// memory. A third-party store may implement it too; the storetest suite
+// checks it whenever a store does.
+//
+// Watch reports changes to w until ctx is done. It returns only then, with
+// ctx's error, or when the Store is closed, with an error wrapping
+// ErrClosed; a Store that cannot watch in the configuration it was made
+// with returns an error wrapping errors.ErrUnsupported at once, without
+// calling w. Failures to reach the store's backend are not returned: Watch
+// reports them with Watching(false) and keeps trying until it can listen
+// again. Watch may be called any number of times, concurrently; each call
+// reports every change to its own Watcher.
+//
+// The calls Watch makes to w follow these rules, on which a watcher's
+// correctness rests:
+//
+//   - Calls are made one at a time, in order, and none after Watch returns.
+//     A Watcher's methods must return quickly, and must not call the Store.
+//   - Watching(true) says that the store is listening: every change
+//     committed after the call, and possibly some committed before it, will
+//     be reported with Changed until Watching(false) is called or Watch
+//     returns. It is the first call Watch makes to w, once it listens.
+//   - Watching(false) says that the store has stopped listening (its
+//     connection was lost, say) and that changes made from now on may go
+//     unreported. Watch keeps trying, and calls Watching(true) once it
+//     listens again. Changes made in between may never be reported: a
+//     watcher that keeps state must treat all of it as stale when
+//     Watching(true) follows Watching(false).
+//   - Changed(id) says that the record with that ID was created, updated
+//     or deleted. It is called after the change is committed, so that a
+//     Get made after it sees the change (or a later one). A store may
+//     report a change more than once, and may report IDs that did not
+//     change. Changes made by MarkUsed need not be reported, and are best
+//     not: they are frequent and change nothing that verification checks.
+//
+// A store should report a change within a second of its commit, and
+// typically within milliseconds.
+type Notifier interface {
+	Watch(ctx context.Context, w Watcher) error
+}
+
+// Watcher receives the reports of [Notifier.Watch]; see there for the rules
+// its calls follow. A Manager is a watcher of its own store's reports, and
+// implementations need not be safe for concurrent use, since a Watch calls
+// them one at a time.
+type Watcher interface {
+	// Watching reports that the store started (true) or stopped (false)
+	// listening for changes.
+	Watching(listening bool)
+	// Changed reports that the record with ID id changed.
+	Changed(id uuid.UUID)
+}
