@@ -244,7 +244,8 @@ const StoreFailureLogInterval = 10 * time.Second
 
 // Manager creates, verifies and manages API keys on top of a [Store]. It is
 // safe for concurrent use. Call Close when done, to stop the background
-// usage flush and write what is pending.
+// usage flush and write what is pending, and to stop watching the store's
+// change reports (for pgstore, a database connection of its own).
 type Manager struct {
 	store   Store
 	prefix  string
