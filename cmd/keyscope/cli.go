@@ -53,7 +53,7 @@ type cli struct {
 // run runs the command line args (without the program name) and returns the
 // exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, open: openSQLite}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: env, open: openDB}
 	return c.run(args)
 }
 
@@ -243,7 +243,9 @@ func (x *cmdCtx) manager() (*apikey.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := apikey.NewManager(apikey.Options{Store: st, Prefix: x.opts.prefix, UsageInterval: -1})
+	// One command, one verification at most: no cache, and so no watch
+	// of the store's change reports.
+	m, err := apikey.NewManager(apikey.Options{Store: st, Prefix: x.opts.prefix, UsageInterval: -1, CacheTTL: -1})
 	if err != nil {
 		closeStore()
 		return nil, err
@@ -283,7 +285,7 @@ func usagef(format string, args ...any) error {
 // commonFlags registers the flags every command takes, with the defaults
 // in def.
 func commonFlags(fs *flag.FlagSet, o *cmdOpts, def cmdOpts) {
-	fs.StringVar(&o.db, "db", def.db, "SQLite database `path` (env "+envDB+")")
+	fs.StringVar(&o.db, "db", def.db, "SQLite database `path`, or postgres:// URL (env "+envDB+")")
 	fs.StringVar(&o.prefix, "prefix", def.prefix, "token `prefix` of the application's keys (env "+envPrefix+")")
 	fs.BoolVar(&o.json, "json", def.json, "print JSON instead of a table")
 }
@@ -374,9 +376,11 @@ func findCommand(name string) *command {
 }
 
 func (c *cli) mainUsage(w io.Writer) {
-	fmt.Fprintf(w, `usage: keyscope [--db path] [--json] <command> [arguments]
+	fmt.Fprintf(w, `usage: keyscope [--db path|URL] [--json] <command> [arguments]
 
-keyscope manages the API keys in a keyscope SQLite database.
+keyscope manages the API keys in a keyscope database: a SQLite file, or
+PostgreSQL for a postgres:// URL (its search_path parameter names the
+schema of keyscope's tables, if not public).
 
 Commands:
 `)

@@ -32,7 +32,7 @@ func newHarness(t *testing.T) *harness {
 		t:    t,
 		db:   filepath.Join(t.TempDir(), "keys.db"),
 		env:  map[string]string{},
-		open: openSQLite,
+		open: openDB,
 	}
 }
 
@@ -68,7 +68,7 @@ func (h *harness) runReader(stdin io.Reader, args ...string) result {
 // which set primes each time the command opens the database.
 func (h *harness) withFaults(set func(s *apikeytest.FaultStore)) {
 	h.open = func(path string, create bool) (apikey.Store, func() error, error) {
-		st, closeStore, err := openSQLite(path, create)
+		st, closeStore, err := openDB(path, create)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -419,7 +419,7 @@ func TestRollFailureLeavesNoNewKey(t *testing.T) {
 			assert.Empty(t, r.stdout, "a failed roll printed to stdout")
 			assert.False(t, tokenRE.MatchString(r.stderr), "a failed roll printed a token: %q", r.stderr)
 
-			h.open = openSQLite
+			h.open = openDB
 			var keys []idOnly
 			decodeOne(t, h.run("", "list", "--json").must(t, exitOK).stdout, &keys)
 			assert.Equal(t, []idOnly{{id.String()}}, keys, "the keys after a failed roll")

@@ -1,6 +1,6 @@
-// Command keyscope manages the API keys of a keyscope SQLite database: it
-// creates, lists, shows, renames, activates, deactivates, revokes, clones,
-// rolls, deletes and verifies keys.
+// Command keyscope manages the API keys of a keyscope database, a SQLite
+// file or a PostgreSQL database: it creates, lists, shows, renames,
+// activates, deactivates, revokes, clones, rolls, deletes and verifies keys.
 //
 //	go install github.com/keyscope/apikey/cmd/keyscope@latest
 //	export KEYSCOPE_DB=/srv/app/keys.db
@@ -11,9 +11,14 @@
 //	keyscope revoke < leaked.txt
 //
 // The database is --db, else $KEYSCOPE_DB, else keyscope.db in the working
-// directory; token prefix is --prefix, else $KEYSCOPE_PREFIX, else "sk", and
-// must match the application's. Output is a human-readable table, or JSON
-// with --json. Every key belongs to an owner, the account given by create's
+// directory: a SQLite file's path, or a postgres:// URL for PostgreSQL
+// (pgstore), whose search_path parameter names the schema of keyscope's
+// tables when the application keeps them in another schema than public
+// (postgres://db.internal/app?search_path=keyscope). A change made through
+// the tool reaches every instance of the application on the same database
+// as soon as the store reports it. The token prefix is --prefix, else
+// $KEYSCOPE_PREFIX, else "sk", and must match the application's. Output is
+// a human-readable table, or JSON with --json. Every key belongs to an owner, the account given by create's
 // --owner, or to none; list shows every owner's keys unless --owner names
 // one.
 //

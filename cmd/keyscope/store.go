@@ -1,19 +1,28 @@
 package main
 
 import (
+	"context"
+	"time"
+
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/sqlitestore"
+	"github.com/keyscope/apikey/internal/dbopen"
 )
 
-// openSQLite opens the keyscope SQLite database at path with
-// [sqlitestore.Open], which creates the file and schema if needed. Unless
-// create is set, a missing file is refused with errNoDatabase rather than
-// made empty, so that a mistyped --db does not list zero keys.
-func openSQLite(path string, create bool) (apikey.Store, func() error, error) {
-	if !create && !fileExists(path) {
+// openTimeout bounds how long opening a PostgreSQL database may take.
+const openTimeout = 30 * time.Second
+
+// openDB opens the keyscope database db: a PostgreSQL database for a
+// postgres:// URL, with pgstore, and otherwise the SQLite file at path db,
+// with sqlitestore. Both create the schema if needed. Unless create is
+// set, a missing SQLite file is refused with errNoDatabase rather than made
+// empty, so that a mistyped --db does not list zero keys.
+func openDB(db string, create bool) (apikey.Store, func() error, error) {
+	if !dbopen.IsPostgres(db) && !create && !fileExists(db) {
 		return nil, nil, errNoDatabase
 	}
-	st, err := sqlitestore.Open(path)
+	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+	defer cancel()
+	st, err := dbopen.Open(ctx, db)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,8 +1,16 @@
 // Command server is keyscope's example: a small JSON API on localhost whose
-// routes are guarded by API keys with scopes, keys kept in an SQLite file,
-// and keyscope's key management API mounted under /keys.
+// routes are guarded by API keys with scopes, keys kept in an SQLite file
+// or a PostgreSQL database, and keyscope's key management API mounted
+// under /keys.
 //
 //	go run ./examples/server [-addr 127.0.0.1:8080] [-db keyscope.db]
+//	go run ./examples/server -db postgres://localhost/app
+//
+// Several instances may share one PostgreSQL database (or one SQLite file on
+// one machine), as instances behind a load balancer do: a key deactivated or
+// deleted through one is refused by the others as soon as the store reports
+// the change, within a second. (The demo data each serves is its own, kept
+// in memory.)
 //
 // It serves accounts: every key belongs to one ([apikey.Key.Owner]), the
 // data API answers with the data of the calling key's account, and the
@@ -39,7 +47,7 @@ import (
 
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/keyapi"
-	"github.com/keyscope/apikey/sqlitestore"
+	"github.com/keyscope/apikey/internal/dbopen"
 )
 
 func main() {
@@ -66,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", envOr(getenv, "KEYSCOPE_ADDR", "127.0.0.1:8080"), "listen address (env KEYSCOPE_ADDR)")
-	dbPath := fs.String("db", envOr(getenv, "KEYSCOPE_DB", "keyscope.db"), "SQLite database file (env KEYSCOPE_DB)")
+	dbPath := fs.String("db", envOr(getenv, "KEYSCOPE_DB", "keyscope.db"), "SQLite database file, or postgres:// URL of a PostgreSQL database (env KEYSCOPE_DB)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +83,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := sqlitestore.Open(*dbPath)
+	openCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	store, err := dbopen.Open(openCtx, *dbPath)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -106,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, f := range adjust {
 		f(srv)
 	}
-	fmt.Fprintf(stderr, "keyscope example server on http://%s (keys in %s); Ctrl-C stops it\n", ln.Addr(), *dbPath)
+	fmt.Fprintf(stderr, "keyscope example server on http://%s (keys in %s); Ctrl-C stops it\n", ln.Addr(), dbopen.Describe(*dbPath))
 	if ready != nil {
 		ready <- started{addr: ln.Addr().String(), m: m, srv: srv}
 	}
