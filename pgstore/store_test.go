@@ -9,6 +9,7 @@ import (
 	"github.com/keyscope/apikey/internal/pgtest"
 	"github.com/keyscope/apikey/pgstore"
 	"github.com/keyscope/apikey/storetest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -65,4 +66,13 @@ func TestConformanceNew(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
+}
+
+// assertKey checks that got is the record want, field by field.
+func assertKey(t testing.TB, want, got apikey.Key, msgAndArgs ...any) bool {
+	t.Helper()
+	if d := storetest.Diff(got, want); d != "" {
+		return assert.Fail(t, "records differ: "+d, msgAndArgs...)
+	}
+	return true
 }
