@@ -113,10 +113,12 @@ var (
 // encoding is not UTF8, and a schema whose version is newer than this
 // package knows (wrapping [ErrNewerSchema]), which it leaves untouched.
 //
-// The pool Open makes cancels a statement on the server when the caller's
-// context ends (a PostgreSQL cancel request), so that a statement
-// abandoned by its caller, one waiting for a lock say, does not go on to
-// make its change later.
+// When a caller's context ends during a statement, the pool Open makes
+// sends the server a cancel request, so that the statement (one waiting
+// for a lock, say) does not go on to make its change later, and keeps the
+// connection once the server has answered; pgx's default, which pools made
+// by the application have, sends the cancel request too but closes the
+// connection.
 func Open(ctx context.Context, conn string, opts Options) (*Store, error) {
 	schema, err := opts.schemaName()
 	if err != nil {
