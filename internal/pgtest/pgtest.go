@@ -74,12 +74,26 @@ var shared struct {
 	cluster *Cluster // the cluster started, nil for EnvURL's server
 	skip    string   // why there is no server, if there is none
 	err     error    // why starting it failed
+
+	mu      sync.Mutex
+	schemas map[string]DB // SharedSchema's, by name
 }
 
 // Main runs the tests of m and then stops the shared cluster, if one was
 // started, and exits with the tests' exit code. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	shared.mu.Lock()
+	if shared.cluster == nil && len(shared.schemas) > 0 {
+		ctx := context.Background()
+		if conn, err := pgx.Connect(ctx, shared.url); err == nil {
+			for _, db := range shared.schemas {
+				conn.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{db.Schema}.Sanitize()+" CASCADE")
+			}
+			conn.Close(ctx)
+		}
+	}
+	shared.mu.Unlock()
 	if c := shared.cluster; c != nil {
 		if err := c.shutdown(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: stopping the shared cluster: %v\n", err)
@@ -146,13 +160,41 @@ func NewSchema(t testing.TB) DB {
 	return newSchema(t, serverURL(t))
 }
 
+// SharedSchema returns the schema named key of the shared server, the same
+// for every call with that key in the test binary: it is created, fresh,
+// on the first call, and dropped by [Main] at the end. It is for fixtures
+// that are costly to build, such as the tables of benchmarks, whose
+// functions run several times.
+func SharedSchema(tb testing.TB, key string) DB {
+	tb.Helper()
+	base := serverURL(tb)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if db, ok := shared.schemas[key]; ok {
+		return db
+	}
+	db := DB{Schema: randomSchemaName()}
+	execSQL(tb, base, "CREATE SCHEMA "+pgx.Identifier{db.Schema}.Sanitize())
+	db.URL = WithParam(base, "search_path", db.Schema)
+	if shared.schemas == nil {
+		shared.schemas = map[string]DB{}
+	}
+	shared.schemas[key] = db
+	return db
+}
+
+// randomSchemaName returns a fresh name for a schema of a test.
+func randomSchemaName() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return "keyscope_test_" + hex.EncodeToString(b)
+}
+
 // newSchema creates a fresh schema on the server at base, dropped when t
 // ends.
 func newSchema(t testing.TB, base string) DB {
 	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "keyscope_test_" + hex.EncodeToString(b)
+	name := randomSchemaName()
 	execSQL(t, base, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize())
 	t.Cleanup(func() {
 		ctx := context.Background()
