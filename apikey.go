@@ -189,7 +189,25 @@ type Options struct {
 	// holds records as the store returns them, with the digest of the
 	// secret but never the secret or the token, so a wrong secret never
 	// verifies. Default DefaultCacheTTL (5s); negative disables the cache.
+	//
+	// A Store that reports changes (a [Notifier]: pgstore, sqlitestore and
+	// memstore are) lifts the last limit: while its reports flow, a change
+	// made anywhere takes effect as soon as the store reports it, within a
+	// second and typically within milliseconds, and records are kept for
+	// NotifiedCacheTTL instead. Whenever the reports stop (the store's
+	// connection was lost, say), the Manager drops every cached record and
+	// keeps records for CacheTTL again, so that a change is never missed
+	// for longer than CacheTTL; once they resume, it drops every record
+	// once more, since changes made meanwhile may have gone unreported.
+	// See [Manager.Watching].
 	CacheTTL time.Duration
+	// NotifiedCacheTTL is how long Verify may reuse a key record while the
+	// Store's change reports flow (see CacheTTL). It bounds the damage of a
+	// report the store lost without noticing. Default
+	// DefaultNotifiedCacheTTL (1 minute); negative ignores the store's
+	// reports, and keeps records for CacheTTL. Ignored when CacheTTL is
+	// negative.
+	NotifiedCacheTTL time.Duration
 	// CacheSize is the most key records the cache holds; when it is full,
 	// adding one evicts another. A record takes about 400 bytes plus its
 	// label. Default DefaultCacheSize (10000). Negative sizes are refused.
@@ -226,7 +244,8 @@ const StoreFailureLogInterval = 10 * time.Second
 
 // Manager creates, verifies and manages API keys on top of a [Store]. It is
 // safe for concurrent use. Call Close when done, to stop the background
-// usage flush and write what is pending.
+// usage flush and write what is pending, and to stop watching the store's
+// change reports (for pgstore, a database connection of its own).
 type Manager struct {
 	store   Store
 	prefix  string
@@ -236,6 +255,8 @@ type Manager struct {
 	cache   *verifyCache  // nil: disabled
 	slow    chan struct{} // bounds concurrent Argon2id checks
 	turns   keyTurns      // one Argon2id check per key ID at a time
+
+	watch watchState // the store's change reports; see watch.go
 
 	log      *slog.Logger
 	failures failureLog
@@ -282,6 +303,9 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.NegativeCacheTTL == 0 {
 		opts.NegativeCacheTTL = DefaultNegativeCacheTTL
 	}
+	if opts.NotifiedCacheTTL == 0 {
+		opts.NotifiedCacheTTL = DefaultNotifiedCacheTTL
+	}
 	m := &Manager{
 		store:   opts.Store,
 		prefix:  opts.Prefix,
@@ -291,8 +315,22 @@ func NewManager(opts Options) (*Manager, error) {
 		nowFn:   opts.Now,
 		slow:    make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
+	n, notifies := opts.Store.(Notifier)
+	switch {
+	case opts.CacheTTL < 0:
+		m.watch.init(fmt.Errorf("apikey: the Manager does not watch the store: its cache is off: %w", errors.ErrUnsupported))
+	case !notifies:
+		m.watch.init(fmt.Errorf("apikey: the store does not report key changes (%T is not an apikey.Notifier): %w", opts.Store, errors.ErrUnsupported))
+	case opts.NotifiedCacheTTL < 0:
+		m.watch.init(fmt.Errorf("apikey: the Manager does not watch the store: Options.NotifiedCacheTTL is negative: %w", errors.ErrUnsupported))
+	default:
+		m.watch.init(nil)
+	}
 	if opts.CacheTTL > 0 {
 		m.cache = newVerifyCache(opts.CacheTTL, opts.NegativeCacheTTL, opts.CacheSize)
+		if notifies && opts.NotifiedCacheTTL > 0 {
+			m.startWatch(n, opts.CacheTTL, opts.NotifiedCacheTTL)
+		}
 	}
 	if opts.UsageInterval > 0 {
 		m.usage = newUsageTracker(opts.UsageInterval)
@@ -950,11 +988,14 @@ func (m *Manager) flushLogged() {
 	}
 }
 
-// Close stops the background usage flush and writes what is pending. It does
-// not close the Store, which the caller owns. After Close, keys still
-// verify but their use is no longer recorded. Close is idempotent.
+// Close stops the background usage flush and writes what is pending, and
+// stops watching the store's change reports (see [Manager.Watching]). It
+// does not close the Store, which the caller owns. After Close, keys still
+// verify, cached for Options.CacheTTL, but their use is no longer recorded.
+// Close is idempotent.
 func (m *Manager) Close() error {
 	m.closeOnce.Do(func() {
+		m.stopWatch()
 		if m.usage == nil {
 			return
 		}

@@ -636,6 +636,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // failingManager returns a Manager logging as JSON to the returned buffer,
 // with a key and its token, whose store then fails every Get with an error
 // that names the key ID, as a store's error may.

@@ -12,6 +12,7 @@ import (
 // Defaults of the verification cache; see [Options].
 const (
 	DefaultCacheTTL         = 5 * time.Second
+	DefaultNotifiedCacheTTL = time.Minute
 	DefaultNegativeCacheTTL = time.Second
 	DefaultCacheSize        = 10000
 )
@@ -32,10 +33,17 @@ const maxCacheShards = 32
 // therefore counts its invalidations; a fill takes the count before it reads
 // the store and inserts only if the count has not moved since. A fill that
 // loses the race is dropped, and the next Verify reads the store again.
+//
+// How long a record is kept can change while the cache runs: a Manager
+// whose store reports changes keeps records longer while the reports flow
+// (see Manager.Watching). Every such change goes with a reset, which counts
+// as an invalidation in every shard, so that a record is only ever kept for
+// the time in force when it was read from the store.
 type verifyCache struct {
-	ttl, missingTTL time.Duration // missingTTL <= 0: unknown IDs are not kept
-	mask            uint8         // len(shards)-1
-	shards          []cacheShard
+	ttl        atomic.Int64  // how long put keeps a record, in nanoseconds
+	missingTTL time.Duration // <= 0: unknown IDs are not kept
+	mask       uint8         // len(shards)-1
+	shards     []cacheShard
 }
 
 type cacheShard struct {
@@ -65,7 +73,8 @@ func newVerifyCache(ttl, missingTTL time.Duration, size int) *verifyCache {
 	// The largest power of two shards, up to maxCacheShards, that gives
 	// each at least one record, so that the total never exceeds size.
 	n := 1 << (bits.Len(uint(min(size, maxCacheShards))) - 1)
-	c := &verifyCache{ttl: ttl, missingTTL: missingTTL, mask: uint8(n - 1), shards: make([]cacheShard, n)}
+	c := &verifyCache{missingTTL: missingTTL, mask: uint8(n - 1), shards: make([]cacheShard, n)}
+	c.ttl.Store(int64(ttl))
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.maxKeys = size / n
@@ -135,7 +144,7 @@ func (c *verifyCache) put(sh *cacheShard, ticket uint64, k *Key, now time.Time) 
 	if _, ok := sh.keys[k.ID]; !ok && len(sh.keys) >= sh.maxKeys {
 		evictOne(sh.keys, now, func(e cachedKey) time.Time { return e.until })
 	}
-	sh.keys[k.ID] = cachedKey{key: k, until: now.Add(c.ttl)}
+	sh.keys[k.ID] = cachedKey{key: k, until: now.Add(time.Duration(c.ttl.Load()))}
 }
 
 // putMissing remembers that the store did not hold id, as put does.
@@ -188,6 +197,24 @@ func (c *verifyCache) invalidate(id uuid.UUID) {
 	delete(sh.keys, id)
 	delete(sh.missing, id)
 	sh.mu.Unlock()
+}
+
+// reset forgets every record and unknown ID, makes every fill that read the
+// store before now drop what it read, and keeps later records for ttl.
+func (c *verifyCache) reset(ttl time.Duration) {
+	// The new TTL first: a fill that puts between this store and the
+	// clearing of its shard is then cleared, and every later fill took its
+	// ticket either before the clearing, and is dropped, or after it, and
+	// read the store under the new TTL's terms.
+	c.ttl.Store(int64(ttl))
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.gen.Add(1)
+		clear(sh.keys)
+		clear(sh.missing)
+		sh.mu.Unlock()
+	}
 }
 
 // used moves the cached record of id, if any, to LastUsedAt at, as the

@@ -97,10 +97,13 @@
 //
 // # Caching
 //
-// The Manager keeps verified records for a few seconds (Options.CacheTTL),
-// so a store behind a disk verifies at memory speed. Changes made through a
-// Manager take effect on its very next verification; changes made elsewhere
-// within the TTL.
+// The Manager keeps verified records in memory, so a store behind a disk or
+// a network verifies at memory speed. Changes made through a Manager take
+// effect on its very next verification. Changes made elsewhere (another
+// instance of the application, an operator's tool) take effect as soon as
+// the store reports them, when it is a [Notifier] (pgstore, sqlitestore and
+// memstore are) and its reports flow, and otherwise within Options.CacheTTL
+// (5 seconds by default). See [Manager.Watching].
 //
 // # Errors
 //

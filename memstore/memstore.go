@@ -36,6 +36,8 @@ type Store struct {
 	// it has keys: Delete drops the entry with its last key, so that owners
 	// that come and go leave nothing behind.
 	owners map[string]*owned
+
+	watchers watchers // the running Watches
 }
 
 // place is where a record lives: in a slot of the records of an owner.
@@ -47,7 +49,10 @@ type place struct {
 // key returns the record at p, good until the owner's next add or remove.
 func (p place) key() *apikey.Key { return p.o.at(p.slot) }
 
-var _ apikey.Store = (*Store)(nil)
+var (
+	_ apikey.Store    = (*Store)(nil)
+	_ apikey.Notifier = (*Store)(nil)
+)
 
 // New returns an empty Store.
 func New() *Store {
@@ -66,6 +71,14 @@ func (s *Store) Create(ctx context.Context, k apikey.Key) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.create(k); err != nil {
+		return err
+	}
+	s.watchers.changed(k.ID)
+	return nil
+}
+
+func (s *Store) create(k apikey.Key) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.keys[k.ID]; ok {
@@ -159,6 +172,14 @@ func (s *Store) Update(ctx context.Context, id uuid.UUID, u apikey.Update) (apik
 	if err := ctx.Err(); err != nil {
 		return apikey.Key{}, err
 	}
+	k, err := s.update(id, u)
+	if err == nil && (u.Label != nil || u.Active != nil || u.ExpiresAt != nil) {
+		s.watchers.changed(id)
+	}
+	return k, err
+}
+
+func (s *Store) update(id uuid.UUID, u apikey.Update) (apikey.Key, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.keys[id]
@@ -183,6 +204,14 @@ func (s *Store) Delete(ctx context.Context, id uuid.UUID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.delete(id); err != nil {
+		return err
+	}
+	s.watchers.changed(id)
+	return nil
+}
+
+func (s *Store) delete(id uuid.UUID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.keys[id]

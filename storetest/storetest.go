@@ -10,6 +10,16 @@
 //
 // The factory is called once per subtest and must return an empty store; use
 // t.Cleanup in it to release resources.
+//
+// A store that implements [apikey.Notifier] is checked as one too: every
+// Create, Update and Delete made through it must be reported to every
+// running Watch once Get shows it, Watch must keep its rules on the calls
+// it makes and return when its context ends, and two Managers on the store
+// must each refuse a key revoked through the other, though it was cached.
+// (The suite waits up to 5 seconds for each report, more than the second
+// the contract asks for, so as not to fail on a loaded machine; measure a
+// store's actual delay with a benchmark.) For other stores these cases
+// are skipped.
 package storetest
 
 import (
@@ -60,6 +70,9 @@ func Run(t *testing.T, newStore func(t *testing.T) apikey.Store) {
 		{"CanceledContextFails", testCanceled},
 		{"ManagerLifecycle", testManagerLifecycle},
 		{"ConcurrentStress", testStress},
+		{"NotifierReportsEveryChange", testNotifications},
+		{"NotifierWatchHonoursCanceledContext", testWatchCanceled},
+		{"NotifierRevocationReachesEveryManager", testRevocationReachesEveryManager},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -462,6 +475,7 @@ func testManagerLifecycle(t *testing.T, s apikey.Store) {
 	ctx := context.Background()
 	m, err := apikey.NewManager(apikey.Options{Store: s, UsageInterval: -1})
 	require.NoError(t, err, "NewManager")
+	t.Cleanup(func() { assert.NoError(t, m.Close(), "Manager.Close") })
 	const acct = "bücher-köln"
 	k, tok, err := m.Create(ctx, apikey.CreateParams{Owner: acct, Label: "lifecycle", Scopes: apikey.ReadOnly()})
 	require.NoError(t, err, "Manager.Create")
