@@ -43,9 +43,9 @@ const (
 // Watch calls w.Watching(false), and tries to listen again after 50 ms,
 // then at growing intervals up to one second, calling w.Watching(true)
 // once it does. It returns ctx's error once ctx is done, and an error
-// wrapping apikey.ErrClosed once the Store is closed, after calling
-// w.Watching(false) if it was listening. Payloads that are not a key ID
-// are ignored.
+// wrapping apikey.ErrClosed once the Store is closed, without a last
+// Watching(false): its return says that it stopped. Payloads that are not
+// a key ID are ignored.
 func (s *Store) Watch(ctx context.Context, w apikey.Watcher) error {
 	s.closeMu.Lock()
 	if s.closed.Load() {
@@ -73,6 +73,9 @@ func (s *Store) Watch(ctx context.Context, w apikey.Watcher) error {
 			closeCtx, cancelClose := context.WithTimeout(context.Background(), time.Second)
 			conn.Close(closeCtx)
 			cancelClose()
+			if wctx.Err() != nil {
+				return end() // the return says it all: no Watching(false)
+			}
 			w.Watching(false)
 			backoff = minBackoff
 		}
