@@ -401,3 +401,44 @@ func syntheticV7(t time.Time, rng *rand.Rand) uuid.UUID {
 	binary.BigEndian.PutUint64(id[8:], rng.Uint64()&(1<<62-1)|1<<63)
 	return id
 }
+
+// BenchmarkWatchPoll measures one idle poll of a Watch, on a connection of
+// its own to a file of 1,000 keys whose log holds their creation: asking
+// whether another connection committed (PRAGMA data_version), which is
+// what a Watch on a Store made by Open does each PollInterval, against
+// reading the log after its last row, which is what one on a Store made by
+// New does.
+func BenchmarkWatchPoll(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(b.TempDir(), "poll.db"))
+	require.NoError(b, err, "Open")
+	defer s.Close()
+	d, err := apikey.DecodeDigest(append([]byte{byte(apikey.SHA256)}, make([]byte, 32)...))
+	require.NoError(b, err, "DecodeDigest")
+	for i := range 1000 {
+		k := apikey.Key{ID: uuid.Must(uuid.NewV7()), Label: fmt.Sprint(i), Active: true, Hint: "h", Digest: d}
+		require.NoError(b, s.Create(ctx, k), "Create")
+	}
+	wa := watch{s: s, w: nil, version: -1}
+	db, err := wa.connect()
+	require.NoError(b, err, "connect")
+	defer wa.close()
+	var last int64
+	require.NoError(b, db.QueryRow(lastSeqQuery).Scan(&last), "reading the last seq")
+	b.Run("data_version", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := dataVersion(ctx, db); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("change log", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if batch, _, err := readChanges(ctx, db, last); err != nil || len(batch) != 0 {
+				b.Fatal(err, len(batch))
+			}
+		}
+	})
+}

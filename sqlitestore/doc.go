@@ -48,6 +48,12 @@
 //     ([apikey.Digest.BindsPrefix]), a digest byte version 2 cannot decode,
 //     so that version 2 refuses such a file when it opens it instead of
 //     failing on each new key. Keys stored before keep their digests.
+//   - 4 (0004_changes.sql): the change log, the table keyscope_changes,
+//     and the triggers on keyscope_keys that fill it, for [Store.Watch]
+//     (see Change notifications below). A database of version 3 is
+//     upgraded in place when it is opened; its keys are not touched, and
+//     changes to them are reported from then on. Every write to a key
+//     now also appends a row to the log, in the same transaction.
 //
 // An older version of this package refuses a database once it is upgraded,
 // as it refuses any newer schema: run one version of keyscope on a file, or
@@ -131,6 +137,40 @@
 // database in memory must be shared by every connection of the pool, for
 // example with db.SetMaxOpenConns(1). Close leaves db open: it is the
 // application's to close.
+//
+// # Change notifications
+//
+// A Store is an [apikey.Notifier]: [Store.Watch] reports every change to a
+// key, so that a Manager drops the key from its verification cache at
+// once, even when the change was made by another process on the same file
+// (another instance of the application, or the keyscope command). Triggers
+// on keyscope_keys record each change as a row of keyscope_changes, in the
+// transaction that makes it, whoever writes: the log misses no committed
+// change, and holds none that was rolled back. MarkUsed, which only
+// records when keys were used, is not recorded.
+//
+// A Watch polls every [PollInterval] (20 ms). On a Store made by Open it
+// polls on a connection of its own and asks SQLite whether another
+// connection committed since the last poll (PRAGMA data_version, a few
+// microseconds), reading the log only when one did; on a Store made by New
+// it reads the log through the application's handle each time. Either way
+// the poll is a read, which in WAL mode never waits for a writer nor makes
+// one wait, and holds no transaction open between polls. A change is
+// reported about 10 ms after its commit on average, 20 ms at most, plus
+// the time to read the log.
+//
+// The log keeps five minutes of changes, pruned by a trigger every 256
+// writes, in the transaction of the write, so that it does not grow
+// without bound whichever programs write to the file. A Watch that falls
+// further behind (its process was suspended, say) finds rows it never read
+// pruned, and tells its watcher to drop what it knows (Watching(false),
+// then Watching(true)). A Watch that cannot read the log for more than
+// half a second tells its watcher likewise, with Watching(false) at once
+// and Watching(true) once it reads again.
+//
+// Do not write to keyscope_changes: a row deleted there may be a change a
+// Watch never reports. An application that writes to keyscope_keys itself
+// is reported like any other writer.
 //
 // # Speed
 //

@@ -22,6 +22,12 @@ import (
 const (
 	writeParams = "_busy_timeout=5000&_txlock=immediate&_synchronous=NORMAL"
 	readParams  = "_busy_timeout=5000&_query_only=true"
+	// watchParams are those of the connection a Watch polls on. A reader
+	// of a WAL database waits for a lock only in rare moments (another
+	// process recovering the WAL after a crash, say), and a poll had
+	// better fail and try again at the next one than wait as long as a
+	// write may.
+	watchParams = "_busy_timeout=100&_query_only=true"
 )
 
 // Open opens the SQLite database at path, creating the file and its schema
@@ -77,6 +83,9 @@ func Open(path string) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
 	s, err := newStore(path, r, w, true)
+	if err == nil {
+		s.watchDSN = uri + "?" + watchParams
+	}
 	if err != nil {
 		r.Close()
 		w.Close()
@@ -279,6 +288,7 @@ const (
 // handles.
 func newStore(name string, read, write *sql.DB, owned bool) (*Store, error) {
 	s := &Store{name: name, read: read, write: write, owned: owned, writer: make(chan struct{}, 1)}
+	s.closing, s.stopWatches = context.WithCancel(context.Background())
 	s.scopes.init()
 	stmts := []struct {
 		dst   **sql.Stmt
@@ -319,13 +329,18 @@ func (s *Store) closeStmts() {
 	}
 }
 
-// Close releases the Store. It closes the database if the Store was made by
-// Open, and only the Store's prepared statements if it was made by New.
-// Afterwards every method returns an error wrapping apikey.ErrClosed. Close
-// is idempotent.
+// Close releases the Store. It stops every running Watch and waits for it
+// to return, then closes the database if the Store was made by Open, and
+// only the Store's prepared statements if it was made by New. Afterwards
+// every method returns an error wrapping apikey.ErrClosed. Close is
+// idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.watchMu.Lock()
 		s.closed.Store(true)
+		s.stopWatches()
+		s.watchMu.Unlock()
+		s.watches.Wait()
 		s.closeStmts()
 		if s.owned {
 			// Readers first, so that the writer closes last and checkpoints

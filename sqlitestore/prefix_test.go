@@ -67,7 +67,7 @@ func TestDatabaseWrittenBeforePrefixBinding(t *testing.T) {
 	read, _ := sqlitestore.Handles(s)
 	var version int
 	require.NoError(t, read.QueryRow(`SELECT max(version) FROM keyscope_schema`).Scan(&version))
-	assert.Equal(t, 3, version, "schema version of the file after opening: the file was at 2")
+	assert.Equal(t, 4, version, "schema version of the file after opening: the file was at 2")
 	for _, c := range cacheSettings {
 		t.Run("old keys/"+c.name, func(t *testing.T) {
 			managers := map[string]*apikey.Manager{}

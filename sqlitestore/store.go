@@ -33,12 +33,26 @@ type Store struct {
 
 	scopes scopeCache
 
+	// watchDSN is the DSN of the connection each Watch polls on, for a
+	// Store made by Open; empty for New, whose Watches poll read.
+	watchDSN string
+	// closing is cancelled by Close, to stop every Watch; watches counts
+	// the running ones, for Close to wait for. watchMu orders a Watch's
+	// start against Close.
+	closing     context.Context
+	stopWatches context.CancelFunc
+	watches     sync.WaitGroup
+	watchMu     sync.Mutex
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
-var _ apikey.Store = (*Store)(nil)
+var (
+	_ apikey.Store    = (*Store)(nil)
+	_ apikey.Notifier = (*Store)(nil)
+)
 
 // errorf returns the error for a failed operation: it wraps
 // apikey.ErrClosed if the Store is closed, and names the database.

@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -63,9 +64,11 @@ func (c *settableClock) Now() time.Time          { return time.Unix(0, c.ns.Load
 func (c *settableClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestCacheAndChangesToTheFile runs two Managers with the verification
-// cache on, over two Stores on the same file, as two processes would.
-// Changes through a Manager reach its own next verification at once, and
-// the other's within the TTL.
+// cache on, over two Stores on the same file, as two processes would, with
+// the Managers ignoring the Stores' change reports (NotifiedCacheTTL
+// negative). Changes through a Manager reach its own next verification at
+// once, and the other's within the TTL. TestCacheFollowsChangeReports has
+// the Managers follow the reports.
 func TestCacheAndChangesToTheFile(t *testing.T) {
 	ctx := context.Background()
 	const ttl = 2 * time.Second
@@ -74,8 +77,8 @@ func TestCacheAndChangesToTheFile(t *testing.T) {
 	require.NoError(t, err, "opening the file a second time")
 	defer s2.Close()
 	clock := newSettableClock()
-	m1 := newManager(t, apikey.Options{Store: s1, Now: clock.Now, CacheTTL: ttl})
-	m2 := newManager(t, apikey.Options{Store: s2, Now: clock.Now, CacheTTL: ttl})
+	m1 := newManager(t, apikey.Options{Store: s1, Now: clock.Now, CacheTTL: ttl, NotifiedCacheTTL: -1})
+	m2 := newManager(t, apikey.Options{Store: s2, Now: clock.Now, CacheTTL: ttl, NotifiedCacheTTL: -1})
 	k, tok, err := m1.Create(ctx, apikey.CreateParams{Label: "two processes"})
 	require.NoError(t, err, "Manager.Create")
 	verify := func(m *apikey.Manager, want error, step string) {
@@ -109,4 +112,53 @@ func TestCacheAndChangesToTheFile(t *testing.T) {
 	verify(m1, apikey.ErrInvalidKey, "m1 after its own Delete")
 	clock.Advance(ttl)
 	verify(m2, apikey.ErrInvalidKey, "m2 after m1's Delete and the TTL")
+}
+
+// TestCacheFollowsChangeReports runs two Managers with the verification
+// cache on, over two Stores on the same file, as two processes would, each
+// following its Store's change reports (the default): a change through one
+// reaches the other's verifications within moments, with the Managers'
+// clock standing still, long before any TTL.
+func TestCacheFollowsChangeReports(t *testing.T) {
+	ctx := context.Background()
+	s1, path := openTemp(t)
+	s2, err := sqlitestore.Open(path)
+	require.NoError(t, err, "opening the file a second time")
+	defer s2.Close()
+	clock := newSettableClock()
+	m1 := newManager(t, apikey.Options{Store: s1, Now: clock.Now, CacheTTL: time.Hour, NotifiedCacheTTL: time.Hour})
+	m2 := newManager(t, apikey.Options{Store: s2, Now: clock.Now, CacheTTL: time.Hour, NotifiedCacheTTL: time.Hour})
+	k, tok, err := m1.Create(ctx, apikey.CreateParams{Label: "two processes"})
+	require.NoError(t, err, "Manager.Create")
+	// eventually waits, polling on a ticker up to a deadline, for m's
+	// verdict on tok to be want: the report comes from the Store's Watch,
+	// in a goroutine of m's.
+	eventually := func(m *apikey.Manager, want error, step string) {
+		t.Helper()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		deadline := time.After(eventTimeout)
+		for {
+			_, err := m.Verify(ctx, tok.Reveal())
+			if errors.Is(err, want) {
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-deadline:
+				require.FailNow(t, step, "Verify: %v, want %v, after %v", err, want, eventTimeout)
+			}
+		}
+	}
+	eventually(m1, nil, "m1 after Create")
+	eventually(m2, nil, "m2 after Create") // both have it cached now
+
+	_, err = m1.Deactivate(ctx, k.ID)
+	require.NoError(t, err, "m1.Deactivate")
+	eventually(m2, apikey.ErrInactive, "m2 after m1's Deactivate")
+	_, err = m2.Activate(ctx, k.ID)
+	require.NoError(t, err, "m2.Activate")
+	eventually(m1, nil, "m1 after m2's Activate")
+	require.NoError(t, m1.Delete(ctx, k.ID), "m1.Delete")
+	eventually(m2, apikey.ErrInvalidKey, "m2 after m1's Delete")
 }

@@ -70,6 +70,10 @@ func writeVersion1(t *testing.T, path string, keys []apikey.Key) {
 	require.NoError(t, db.Close(), "closing the version-1 file")
 }
 
+// currentVersions are the rows of keyscope_schema in a database of the
+// current version.
+var currentVersions = []string{"1 0001_keys.sql", "2 0002_owner.sql", "3 0003_prefix_binding.sql", "4 0004_changes.sql"}
+
 // schemaVersions returns the rows of keyscope_schema, as "version name".
 func schemaVersions(t *testing.T, db *sql.DB) []string {
 	t.Helper()
@@ -186,7 +190,7 @@ func ids(ks []apikey.Key) []uuid.UUID {
 func checkUpgraded(t *testing.T, s *Store, v1 version1Keys) {
 	t.Helper()
 	ctx := context.Background()
-	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql", "3 0003_prefix_binding.sql"}, schemaVersions(t, s.read), "keyscope_schema after the upgrade")
+	assert.Equal(t, currentVersions, schemaVersions(t, s.read), "keyscope_schema after the upgrade")
 	m := upgradeManager(t, s, v1.opts)
 	for _, want := range v1.keys {
 		got, err := s.Get(ctx, want.ID)
@@ -264,7 +268,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	s, err = Open(path)
 	require.NoError(t, err, "reopening the upgraded file")
 	defer s.Close()
-	assert.Equal(t, []string{"1 0001_keys.sql", "2 0002_owner.sql", "3 0003_prefix_binding.sql"}, schemaVersions(t, s.read), "keyscope_schema after reopening")
+	assert.Equal(t, currentVersions, schemaVersions(t, s.read), "keyscope_schema after reopening")
 }
 
 // TestUpgradeFromVersion1ManyKeys upgrades a version-1 database of 10,000
