@@ -16,6 +16,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/internal/pgtest"
+	"github.com/keyscope/apikey/pgstore"
 	"github.com/keyscope/apikey/sqlitestore"
 	"github.com/stretchr/testify/require"
 )
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 // serveChild is the second instance, in a process of its own: a Manager on
@@ -162,6 +164,51 @@ func BenchmarkRevocationSQLiteTwoProcesses(b *testing.B) {
 		start := time.Now()
 		require.NoError(b, err)
 		expect("refused")
+		l = append(l, time.Since(start))
+	}
+	b.StopTimer()
+	l.report(b)
+}
+
+// BenchmarkRevocationPostgres times, per trial, a Deactivate through one
+// Manager until another Manager, on a connection pool of its own to the
+// same PostgreSQL database (a second instance), which holds the key in its
+// cache, refuses it.
+func BenchmarkRevocationPostgres(b *testing.B) {
+	ctx := context.Background()
+	db := pgtest.NewSchema(b)
+	instance := func() *apikey.Manager {
+		store, err := pgstore.Open(ctx, db.URL, pgstore.Options{Schema: db.Schema})
+		require.NoError(b, err)
+		b.Cleanup(func() { store.Close() })
+		m, err := apikey.NewManager(apikey.Options{Store: store, UsageInterval: -1})
+		require.NoError(b, err)
+		b.Cleanup(func() { m.Close() })
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		require.NoError(b, m.WaitWatching(wctx))
+		return m
+	}
+	a, other := instance(), instance()
+
+	var l latencies
+	b.ResetTimer()
+	for range b.N {
+		k, tok, err := a.Create(ctx, apikey.CreateParams{Label: "revoked " + uuid.NewString()[:8]})
+		require.NoError(b, err)
+		require.NoError(b, awaitVerdict(ctx, other, tok.Reveal(), true))
+		refused := make(chan error, 1)
+		deactivated := make(chan struct{})
+		go func() {
+			<-deactivated
+			refused <- awaitVerdict(ctx, other, tok.Reveal(), false)
+		}()
+		time.Sleep(rand.N(2 * time.Millisecond)) // a random moment
+		_, err = a.Deactivate(ctx, k.ID)
+		start := time.Now()
+		close(deactivated)
+		require.NoError(b, err)
+		require.NoError(b, <-refused)
 		l = append(l, time.Since(start))
 	}
 	b.StopTimer()
