@@ -20,12 +20,14 @@ import (
 // half an interval after its commit.
 const PollInterval = 20 * time.Millisecond
 
-// watchGrace is how long a Watch keeps failing to read the change log
-// before it reports Watching(false). Within it the change log still holds
-// whatever it missed (it keeps five minutes, see 0004_changes.sql), so a
-// Watch that reads again in time reports every change, only late, and its
-// watcher need not drop anything. Past it, the watcher is told it can no
-// longer trust what it keeps.
+// watchGrace is how long a Watch may go without reading the change log,
+// because its polls fail or hang, before it reports Watching(false). Within
+// it the change log still holds whatever it missed (it keeps five minutes,
+// see 0004_changes.sql), so a Watch that reads again in time reports every
+// change, only late, and its watcher need not drop anything. Past it, the
+// watcher is told it can no longer trust what it keeps. Each poll is given
+// watchGrace to finish, so that a poll that waits (for a connection of a
+// busy pool, say, or a lock) counts as a failure rather than a silence.
 const watchGrace = 500 * time.Millisecond
 
 // watchBatch is how many rows of the change log one query reads.
@@ -108,7 +110,7 @@ type watch struct {
 
 	listening bool      // whether w was last told Watching(true)
 	last      int64     // the last seq reported, or read at the start
-	failing   time.Time // when the current run of failures began; zero if none
+	ok        time.Time // when a poll last succeeded
 }
 
 // close releases the Watch's own connection, if any.
@@ -121,23 +123,23 @@ func (wa *watch) close() {
 
 // poll does one round of the Watch: it starts listening if it is not, and
 // reads and reports the changes since the last round if it is. A failure
-// is reported to the watcher only once it has lasted watchGrace.
+// is reported to the watcher only once no poll has succeeded for
+// watchGrace; a poll that takes longer fails.
 func (wa *watch) poll(ctx context.Context) {
+	pctx, cancel := context.WithTimeout(ctx, watchGrace)
+	defer cancel()
 	var err error
 	if wa.listening {
-		err = wa.read(ctx)
+		err = wa.read(pctx)
 	} else {
-		err = wa.start(ctx)
+		err = wa.start(pctx)
 	}
 	switch {
 	case err == nil:
-		wa.failing = time.Time{}
+		wa.ok = time.Now()
 	case ctx.Err() != nil:
 		// Watch is returning; the failure is the cancellation's.
-	case wa.failing.IsZero():
-		wa.failing = time.Now()
-		wa.drop()
-	case wa.listening && time.Since(wa.failing) >= watchGrace:
+	case wa.listening && time.Since(wa.ok) >= watchGrace:
 		wa.listening = false
 		wa.w.Watching(false)
 		wa.drop()
@@ -240,6 +242,24 @@ func (wa *watch) read(ctx context.Context) error {
 			wa.listening = false
 			wa.w.Watching(false)
 			return wa.start(ctx)
+		}
+		if len(batch) == 0 {
+			// Something committed but logged nothing after last: a
+			// MarkUsed, or a log that went back, the file having been
+			// restored from a copy made before rows this Watch read.
+			// After a restore the keys are what the copy held, and
+			// changes logged under the seqs it reused would be skipped:
+			// tell the watcher to forget what it knows, and start afresh.
+			var newest int64
+			if err := db.QueryRowContext(ctx, lastSeqQuery).Scan(&newest); err != nil {
+				return err
+			}
+			if newest < wa.last {
+				wa.listening = false
+				wa.w.Watching(false)
+				return wa.start(ctx)
+			}
+			return nil
 		}
 		for _, c := range batch {
 			wa.w.Changed(c.id)
