@@ -245,7 +245,8 @@ const StoreFailureLogInterval = 10 * time.Second
 // Manager creates, verifies and manages API keys on top of a [Store]. It is
 // safe for concurrent use. Call Close when done, to stop the background
 // usage flush and write what is pending, and to stop watching the store's
-// change reports (for pgstore, a database connection of its own).
+// change reports (for pgstore, and sqlitestore made by Open, a database
+// connection of its own).
 type Manager struct {
 	store   Store
 	prefix  string

@@ -154,12 +154,16 @@ type Use struct {
 //     committed after the call, and possibly some committed before it, will
 //     be reported with Changed until Watching(false) is called or Watch
 //     returns. It is the first call Watch makes to w, once it listens.
+//     A Get made after the call sees every change committed before it.
 //   - Watching(false) says that the store has stopped listening (its
 //     connection was lost, say) and that changes made from now on may go
-//     unreported. Watch keeps trying, and calls Watching(true) once it
-//     listens again. Changes made in between may never be reported: a
-//     watcher that keeps state must treat all of it as stale when
-//     Watching(true) follows Watching(false).
+//     unreported. A store must call it as soon as it can no longer vouch
+//     that a change will be reported within a second: when its connection
+//     fails, and also when it hangs (a poll or a read that does not
+//     return counts, not only an error). Watch keeps trying, and calls
+//     Watching(true) once it listens again. Changes made in between may
+//     never be reported: a watcher that keeps state must treat all of it
+//     as stale when Watching(true) follows Watching(false).
 //   - Changed(id) says that the record with that ID was created, updated
 //     or deleted. It is called after the change is committed, so that a
 //     Get made after it sees the change (or a later one). A store may
@@ -169,6 +173,11 @@ type Use struct {
 //
 // A store should report a change within a second of its commit, and
 // typically within milliseconds.
+//
+// A Store that wraps another, to log or count its calls say, is a Notifier
+// only if it says so: forward Watch to the wrapped store when it is one
+// (returning an error wrapping errors.ErrUnsupported when it is not), or
+// the Manager falls back to keeping records for Options.CacheTTL.
 type Notifier interface {
 	Watch(ctx context.Context, w Watcher) error
 }

@@ -13,12 +13,12 @@ import (
 const watchBuffer = 1024
 
 // Watch implements apikey.Notifier: it reports to w every Create, every
-// Update that sets a field, and every Delete made through s, in the order
-// they were made, until ctx is done, and then returns ctx's error. It
-// listens from the start and never loses its connection, so it calls
-// w.Watching(true) first and Watching(false) only when w falls so far
-// behind (watchBuffer reports) that reports were dropped; it then calls
-// Watching(true) again at once, so that w drops what it may have missed.
+// Update that sets a field, and every Delete made through s, until ctx is
+// done, and then returns ctx's error. It listens from the start and never
+// loses its connection, so it calls w.Watching(true) first and
+// Watching(false) only when w falls so far behind (watchBuffer reports)
+// that reports were dropped; it then calls Watching(true) again at once,
+// so that w drops what it may have missed.
 // MarkUsed is not reported.
 func (s *Store) Watch(ctx context.Context, w apikey.Watcher) error {
 	sub := &subscriber{ids: make(chan uuid.UUID, watchBuffer), behind: make(chan struct{}, 1)}

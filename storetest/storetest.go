@@ -16,8 +16,8 @@
 // running Watch once Get shows it, Watch must keep its rules on the calls
 // it makes and return when its context ends, and two Managers on the store
 // must each refuse a key revoked through the other, though it was cached.
-// (The suite waits up to 5 seconds for each report, more than the second
-// the contract asks for, so as not to fail on a loaded machine; measure a
+// (The suite waits up to 2 seconds for each report, twice the second the
+// contract asks for, so as not to fail on a loaded machine; measure a
 // store's actual delay with a benchmark.) For other stores these cases
 // are skipped.
 package storetest

@@ -46,8 +46,8 @@ import (
 	"time"
 
 	"github.com/keyscope/apikey"
-	"github.com/keyscope/apikey/keyapi"
 	"github.com/keyscope/apikey/internal/dbopen"
+	"github.com/keyscope/apikey/keyapi"
 )
 
 func main() {
