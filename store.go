@@ -160,7 +160,10 @@ type Use struct {
 //     unreported. A store must call it as soon as it can no longer vouch
 //     that a change will be reported within a second: when its connection
 //     fails, and also when it hangs (a poll or a read that does not
-//     return counts, not only an error). Watch keeps trying, and calls
+//     return counts, not only an error). Where a loss can only be found
+//     by asking (a network path dropped without a word), the store must
+//     ask often enough to find it within a few seconds, sooner than
+//     DefaultCacheTTL. Watch keeps trying, and calls
 //     Watching(true) once it listens again. Changes made in between may
 //     never be reported: a watcher that keeps state must treat all of it
 //     as stale when Watching(true) follows Watching(false).

@@ -97,8 +97,10 @@
 // settings but outside it, and reports each notification to its watcher.
 // When that connection is lost it says so (Watching(false)), reconnects
 // after 50 ms and then at doubling intervals up to a second, and says
-// Watching(true) once it listens again. A connection silent for five
-// seconds is pinged, so that one lost without a word is noticed too.
+// Watching(true) once it listens again. A connection silent for a second
+// is pinged, and one that does not answer within two is counted lost, so
+// that a connection lost without a word (a dropped network path) is
+// noticed within three seconds too.
 // Close stops every Watch and waits for it to return.
 //
 // # Connections and concurrency

@@ -22,9 +22,12 @@ const (
 	connectTimeout = 10 * time.Second
 	// idleCheck is how long the listening connection may stay silent
 	// before Watch pings the server, so that a connection lost without a
-	// word (a dropped network path) is noticed within idleCheck+pingTimeout.
-	idleCheck   = 5 * time.Second
-	pingTimeout = 5 * time.Second
+	// word (a dropped network path) is noticed within idleCheck+pingTimeout,
+	// three seconds: sooner than apikey.DefaultCacheTTL, so that a Manager
+	// with the default settings never trusts its cache longer than it
+	// would without reports. A ping a second costs the server nothing.
+	idleCheck   = time.Second
+	pingTimeout = 2 * time.Second
 )
 
 // Watch implements apikey.Notifier with PostgreSQL's LISTEN/NOTIFY. It
