@@ -20,6 +20,8 @@ type watchState struct {
 	err     error         // why no watch runs, when ended
 	resumed bool          // the watch has been live before (for the log)
 	change  chan struct{} // closed, and replaced, when live or ended change
+	logNext time.Time     // no record of a loss before, by the Manager's clock
+	losses  int           // losses not logged since the last record
 
 	short, long time.Duration // CacheTTL and NotifiedCacheTTL
 	cancel      context.CancelFunc
@@ -109,19 +111,38 @@ func (w managerWatcher) Watching(listening bool) {
 	if listening {
 		// Even a repeated Watching(true) may follow missed changes.
 		m.cache.reset(ws.long)
-		if !was && ws.resumed {
+		if !was && ws.resumed && ws.losses == 0 {
 			m.log.Info("apikey: the store reports key changes again; cached keys were dropped", "cache_ttl", ws.long)
 		}
 		ws.resumed = true
 	} else {
 		m.cache.reset(ws.short)
 		if was {
-			m.log.Warn("apikey: the store stopped reporting key changes; cached keys were dropped, and are kept for CacheTTL until the reports resume", "cache_ttl", ws.short)
+			m.logLoss()
 		}
 	}
 	if was != listening {
 		ws.changed()
 	}
+}
+
+// logLoss logs that the store stopped reporting changes, at most once per
+// StoreFailureLogInterval by the Manager's clock, with the count of the
+// losses left out since the last record, so that a flapping connection, or
+// a store telling a watcher that fell behind to start afresh, cannot flood
+// the log. A loss left out leaves out its recovery's record too.
+// m.watch.mu must be held.
+func (m *Manager) logLoss() {
+	ws := &m.watch
+	now := m.nowFn()
+	if now.Before(ws.logNext) {
+		ws.losses++
+		return
+	}
+	n := ws.losses
+	ws.losses, ws.logNext = 0, now.Add(StoreFailureLogInterval)
+	m.log.Warn("apikey: the store stopped reporting key changes; cached keys were dropped, and are kept for CacheTTL until the reports resume",
+		"cache_ttl", ws.short, "suppressed", n)
 }
 
 // Changed implements Watcher.

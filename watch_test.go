@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -275,3 +276,19 @@ func TestRevocationReachesAnotherManager(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestWatchLossesAreLoggedAtMostEveryInterval flaps a store's reports: one
+// record of a loss per StoreFailureLogInterval, counting the rest.
+func TestWatchLossesAreLoggedAtMostEveryInterval(t *testing.T) {
+	f := newWatchFixture(t, apikey.Options{})
+	for range 50 {
+		f.w.Watching(true)
+		f.w.Watching(false)
+	}
+	assert.Equal(t, 1, strings.Count(f.logs.String(), "stopped reporting"), "records of 50 losses in an instant")
+	f.clock.Add(apikey.StoreFailureLogInterval)
+	f.w.Watching(true)
+	f.w.Watching(false)
+	assert.Equal(t, 2, strings.Count(f.logs.String(), "stopped reporting"), "records after the interval")
+	assert.Contains(t, f.logs.String(), "suppressed=49")
+}
