@@ -8,9 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
+
+	"github.com/keyscope/apikey/internal/storekit"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,40 +20,14 @@ var migrationFiles embed.FS
 
 // migration is one schema change: the SQL of file NNNN_description.sql,
 // which brings the schema from version NNNN-1 to NNNN.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = storekit.Migration
 
-// loadMigrations reads the *.sql files of dir in fsys. Their names must
-// start with a version number and an underscore, and the versions must run
-// 1, 2, 3... without gaps, so that a migration cannot be skipped or applied
-// twice.
+// loadMigrations reads the numbered *.sql files of dir in fsys (see
+// storekit.LoadMigrations).
 func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
+	ms, err := storekit.LoadMigrations(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: reading migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("pgstore: migration file %q: want a name starting %04d_", name, len(ms)+1)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: reading migration %q: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("pgstore: no migrations found")
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	return ms, nil
 }
@@ -118,7 +91,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migrat
 			return 0, 0, fmt.Errorf("reading the schema version: %w", err)
 		}
 	}
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	switch {
 	case from > latest:
 		return from, from, fmt.Errorf("%w: schema %s is at version %d, this code knows up to version %d; upgrade keyscope", ErrNewerSchema, qschema, from, latest)
@@ -149,11 +122,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, ms []migrat
 		return from, from, fmt.Errorf("creating the table keyscope_schema: %w", err)
 	}
 	for _, m := range ms[from:] {
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return from, from, fmt.Errorf("applying migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return from, from, fmt.Errorf("applying migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO keyscope_schema (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return from, from, fmt.Errorf("recording migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO keyscope_schema (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return from, from, fmt.Errorf("recording migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/internal/storekit"
 )
 
 // Options configures a Store. The zero value is the default.
@@ -86,7 +87,7 @@ type Store struct {
 	schema  string // unquoted
 	channel string
 	q       queries
-	scopes  scopeCache
+	scopes  storekit.ScopeCache
 
 	// ctx ends when the Store closes, which stops running Watches.
 	ctx     context.Context
@@ -172,7 +173,6 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, schema string, owned bool
 		return nil, fmt.Errorf("pgstore: opening schema %s: %w", pgx.Identifier{schema}.Sanitize(), err)
 	}
 	s := &Store{pool: pool, owned: owned, schema: schema, channel: Channel(schema), q: newQueries(schema)}
-	s.scopes.init()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }

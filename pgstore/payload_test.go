@@ -82,8 +82,8 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 	ms, err := loadMigrations(migrationFiles, "migrations")
 	if assert.NoError(t, err) {
 		for i, m := range ms {
-			assert.Equal(t, i+1, m.version, "version of %s", m.name)
-			assert.NotEmpty(t, strings.TrimSpace(m.sql), "SQL of %s", m.name)
+			assert.Equal(t, i+1, m.Version, "version of %s", m.Name)
+			assert.NotEmpty(t, strings.TrimSpace(m.SQL), "SQL of %s", m.Name)
 		}
 	}
 }

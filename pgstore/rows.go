@@ -3,8 +3,6 @@ package pgstore
 import (
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -60,7 +58,7 @@ type scopesTarget struct {
 // ScanBytes implements pgtype.BytesScanner. A malformed list is reported
 // by key, not here, so that the error names the key.
 func (t *scopesTarget) ScanBytes(b []byte) error {
-	t.sc, t.v.scopesErr = t.v.s.scopes.parse(b)
+	t.sc, t.v.scopesErr = t.v.s.scopes.ParseBytes(b)
 	return nil
 }
 
@@ -110,45 +108,4 @@ func (v *rowValues) key(id uuid.UUID) (apikey.Key, error) {
 		k.ClonedFrom = v.clonedFrom.Bytes
 	}
 	return k, nil
-}
-
-// scopeCache remembers parsed scope lists. Applications use a handful of
-// distinct lists, so the cache saves parsing on every Get; it stops growing
-// at maxScopeLists entries, so that it stays bounded whatever is stored.
-// Readers take no lock: the map is replaced, never changed, on insertion.
-type scopeCache struct {
-	m  atomic.Pointer[map[string]apikey.Scopes]
-	mu sync.Mutex // serialises insertions
-}
-
-const maxScopeLists = 256
-
-func (c *scopeCache) init() { c.m.Store(&map[string]apikey.Scopes{}) }
-
-// parse returns the Scopes of the canonical list b, or zero Scopes for an
-// empty list. b is only read during the call.
-func (c *scopeCache) parse(b []byte) (apikey.Scopes, error) {
-	if len(b) == 0 {
-		return apikey.Scopes{}, nil
-	}
-	if sc, ok := (*c.m.Load())[string(b)]; ok { // no allocation
-		return sc, nil
-	}
-	list := string(b)
-	sc, err := apikey.ParseScopes(list)
-	if err != nil {
-		return apikey.Scopes{}, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := *c.m.Load()
-	if len(old) < maxScopeLists {
-		m := make(map[string]apikey.Scopes, len(old)+1)
-		for k, v := range old {
-			m[k] = v
-		}
-		m[list] = sc
-		c.m.Store(&m)
-	}
-	return sc, nil
 }

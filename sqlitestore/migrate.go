@@ -8,10 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/keyscope/apikey/internal/storekit"
 )
 
 //go:embed migrations/*.sql
@@ -19,40 +18,14 @@ var migrationFiles embed.FS
 
 // migration is one schema change: the SQL of file NNNN_description.sql,
 // which brings the schema from version NNNN-1 to NNNN.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = storekit.Migration
 
-// loadMigrations reads the *.sql files of dir in fsys. Their names must
-// start with a version number and an underscore, and the versions must run
-// 1, 2, 3... without gaps, so that a migration cannot be skipped or applied
-// twice.
+// loadMigrations reads the numbered *.sql files of dir in fsys (see
+// storekit.LoadMigrations).
 func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
+	ms, err := storekit.LoadMigrations(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: reading migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries { // ReadDir sorts by name
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
-			continue
-		}
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v != len(ms)+1 {
-			return nil, fmt.Errorf("sqlitestore: migration file %q: want a name starting %04d_", name, len(ms)+1)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: reading migration %q: %w", name, err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("sqlitestore: no migrations found")
+		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	return ms, nil
 }
@@ -86,7 +59,7 @@ var errNewerSchema = errors.New("schema is newer than this version of keyscope k
 // A database whose schema version is beyond ms is refused, and nothing in it
 // is changed. It reports the version found and the version left.
 func migrate(ctx context.Context, db *sql.DB, ms []migration) (from, to int, err error) {
-	latest := ms[len(ms)-1].version
+	latest := ms[len(ms)-1].Version
 	err = inImmediateTx(ctx, db, func(conn *sql.Conn) error {
 		var n int
 		err := conn.QueryRowContext(ctx,
@@ -117,15 +90,15 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) (from, to int, err
 			return fmt.Errorf("creating schema table: %w", err)
 		}
 		for _, m := range ms[from:] {
-			if _, err := conn.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("applying migration %s: %w", m.name, err)
+			if _, err := conn.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("applying migration %s: %w", m.Name, err)
 			}
 			_, err := conn.ExecContext(ctx, `INSERT INTO keyscope_schema (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, time.Now().UnixMicro())
+				m.Version, m.Name, time.Now().UnixMicro())
 			if err != nil {
-				return fmt.Errorf("recording migration %s: %w", m.name, err)
+				return fmt.Errorf("recording migration %s: %w", m.Name, err)
 			}
-			to = m.version
+			to = m.Version
 		}
 		return nil
 	})

@@ -23,8 +23,8 @@ func TestEmbeddedMigrations(t *testing.T) {
 	ms, err := loadMigrations(migrationFiles, "migrations")
 	require.NoError(t, err, "loadMigrations")
 	for i, m := range ms {
-		assert.Equal(t, i+1, m.version, "version of migration %d, %s", i, m.name)
-		assert.NotEmpty(t, strings.TrimSpace(m.sql), "SQL of migration %d, %s", i, m.name)
+		assert.Equal(t, i+1, m.Version, "version of migration %d, %s", i, m.Name)
+		assert.NotEmpty(t, strings.TrimSpace(m.SQL), "SQL of migration %d, %s", i, m.Name)
 	}
 }
 

@@ -289,7 +289,6 @@ const (
 func newStore(name string, read, write *sql.DB, owned bool) (*Store, error) {
 	s := &Store{name: name, read: read, write: write, owned: owned, writer: make(chan struct{}, 1)}
 	s.closing, s.stopWatches = context.WithCancel(context.Background())
-	s.scopes.init()
 	stmts := []struct {
 		dst   **sql.Stmt
 		db    *sql.DB

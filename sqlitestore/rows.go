@@ -3,8 +3,6 @@ package sqlitestore
 import (
 	"database/sql"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,45 +18,6 @@ func insertArgs(k apikey.Key) []any {
 	return []any{k.ID[:], k.Label, k.Scopes.String(), k.Active,
 		micros(k.CreatedAt), nullMicros(k.LastUsedAt), nullMicros(k.ExpiresAt),
 		nullID(k.ClonedFrom), k.Hint, k.Digest.Bytes(), k.Owner}
-}
-
-// scopeCache remembers parsed scope lists. Applications use a handful of
-// distinct lists, so the cache saves parsing on every Get; it stops growing
-// at maxScopeLists entries, so that it stays bounded whatever is stored.
-// Readers take no lock: the map is replaced, never changed, on insertion.
-type scopeCache struct {
-	m  atomic.Pointer[map[string]apikey.Scopes]
-	mu sync.Mutex // serialises insertions
-}
-
-const maxScopeLists = 256
-
-func (c *scopeCache) init() { c.m.Store(&map[string]apikey.Scopes{}) }
-
-// parse returns the Scopes of the canonical list, or zero Scopes for "".
-func (c *scopeCache) parse(list string) (apikey.Scopes, error) {
-	if list == "" {
-		return apikey.Scopes{}, nil
-	}
-	if sc, ok := (*c.m.Load())[list]; ok {
-		return sc, nil
-	}
-	sc, err := apikey.ParseScopes(list)
-	if err != nil {
-		return apikey.Scopes{}, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := *c.m.Load()
-	if len(old) < maxScopeLists {
-		m := make(map[string]apikey.Scopes, len(old)+1)
-		for k, v := range old {
-			m[k] = v
-		}
-		m[list] = sc
-		c.m.Store(&m)
-	}
-	return sc, nil
 }
 
 // scanOne reads the single row of rows, a query of columns for key id,
@@ -109,7 +68,7 @@ func (s *Store) scan(rows *sql.Rows, id uuid.UUID, withID bool) (apikey.Key, err
 		return apikey.Key{}, fmt.Errorf("key %s has malformed %s: %w", id, what, err)
 	}
 	var err error
-	if k.Scopes, err = s.scopes.parse(v.scopes); err != nil {
+	if k.Scopes, err = s.scopes.Parse(v.scopes); err != nil {
 		return bad("scopes", err)
 	}
 	active, ok := v.active.(int64)

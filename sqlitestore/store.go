@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyscope/apikey"
+	"github.com/keyscope/apikey/internal/storekit"
 	"github.com/mattn/go-sqlite3"
 )
 
@@ -31,7 +32,7 @@ type Store struct {
 	listAll, listAllBefore     *sql.Stmt // on read
 	insert, update, del        *sql.Stmt // on write
 
-	scopes scopeCache
+	scopes storekit.ScopeCache
 
 	// watchDSN is the DSN of the connection each Watch polls on, for a
 	// Store made by Open; empty for New, whose Watches poll read.
