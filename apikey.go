@@ -346,6 +346,10 @@ func (m *Manager) Store() Store { return m.store }
 // Prefix returns the token prefix.
 func (m *Manager) Prefix() string { return m.prefix }
 
+// Catalog returns the Catalog the Manager checks new keys' scopes against
+// (Options.Catalog), or nil if it has none.
+func (m *Manager) Catalog() *Catalog { return m.catalog }
+
 // Now returns the current time by the Manager's clock (Options.Now), in UTC
 // at microsecond precision, the precision every Store keeps: the time the
 // Manager stamps on the records it writes. Code that checks times against

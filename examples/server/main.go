@@ -48,7 +48,14 @@ import (
 	"github.com/keyscope/apikey"
 	"github.com/keyscope/apikey/internal/dbopen"
 	"github.com/keyscope/apikey/keyapi"
+	"github.com/keyscope/apikey/keypage"
 )
+
+// resourceLabels name the data API's resources on the settings page.
+var resourceLabels = map[string]string{
+	"data-privacy": "Data privacy",
+	"keys":         "API keys (manage keys)",
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -64,6 +71,8 @@ type started struct {
 	addr string          // the listening address
 	m    *apikey.Manager // the Manager the server verifies and manages keys with
 	srv  *http.Server    // the server, with the limits it serves with
+	// signIn is the settings page's one-time sign-in link.
+	signIn string
 }
 
 // run starts the server and serves until ctx is done. If ready is not nil,
@@ -103,7 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := mintFirstKey(ctx, m, stdout, stderr); err != nil {
 		return err
 	}
-	h, err := newHandler(m, catalog, logger)
+	signIn := newDemoSignIn()
+	h, err := newHandler(m, catalog, logger, signIn)
 	if err != nil {
 		return err
 	}
@@ -117,8 +127,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		f(srv)
 	}
 	fmt.Fprintf(stderr, "keyscope example server on http://%s (keys in %s); Ctrl-C stops it\n", ln.Addr(), dbopen.Describe(*dbPath))
+	fmt.Fprintf(stderr, "Settings page: sign in as the owner of account %q with this one-time link (a new one is printed at every start):\n  %s\n", firstOwner, signIn.link(ln.Addr().String()))
 	if ready != nil {
-		ready <- started{addr: ln.Addr().String(), m: m, srv: srv}
+		ready <- started{addr: ln.Addr().String(), m: m, srv: srv, signIn: signIn.link(ln.Addr().String())}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -217,7 +228,7 @@ func mintFirstKey(ctx context.Context, m *apikey.Manager, stdout, stderr io.Writ
 // operation to the keys of that account and asks for a grant that names
 // "keys" (catalog must list it): "keys:read" to list and read, "keys:write"
 // for the rest. A "*:write" key alone may not manage keys.
-func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger) (http.Handler, error) {
+func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger, signIn *demoSignIn) (http.Handler, error) {
 	guard, err := apikey.NewGuard(m, apikey.GuardOptions{Realm: "keyscope-example"})
 	if err != nil {
 		return nil, err
@@ -251,6 +262,20 @@ func newHandler(m *apikey.Manager, catalog *apikey.Catalog, logger *slog.Logger)
 	})
 	mux.Handle("/keys/", keysAPI)
 	mux.Handle("/keys", keysAPI)
+
+	// The settings page, for people: the demo's sign-in stands in for the
+	// application's own login.
+	page, err := keypage.New(m, keypage.Options{
+		Authorize:      keyapi.AuthorizeRoles(signIn.signedIn),
+		ResourceLabels: resourceLabels,
+		Logger:         logger,
+		SignInURL:      settingsPath + "/signin",
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(settingsPath+"/", http.StripPrefix(settingsPath, page))
+	mux.Handle(settingsPath+"/signin", http.NewCrossOriginProtection().Handler(http.HandlerFunc(signIn.handleSignIn)))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "keyscope example server: try GET /api/profiles with Authorization: Bearer <key>")
 	})
