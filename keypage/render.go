@@ -100,8 +100,8 @@ type keyView struct {
 	ID         string
 	Label      string
 	Hint       string
-	Scopes     string // the scope list, for "create a key with these scopes"
-	Access     string // "Full access", "Read-only" or "Custom"
+	Scopes     string      // the scope list, for "create a key with these scopes"
+	Access     string      // "Full access", "Read-only" or "Custom"
 	Grants     []grantView // the grants that name a resource
 	Plus       bool        // Grants come on top of full or read-only access
 	Active     bool
