@@ -237,10 +237,12 @@ func mountPath(r *http.Request) string {
 		return ""
 	}
 	full, rest := u.EscapedPath(), r.URL.EscapedPath()
-	if !strings.HasSuffix(full, rest) {
+	base, ok := strings.CutSuffix(full, rest)
+	if !ok || !strings.HasPrefix(base, "/") || strings.HasPrefix(base, "//") {
+		// Not a path on this host that links can start with.
 		return ""
 	}
-	return strings.TrimSuffix(full, rest)
+	return base
 }
 
 // permissions are the operations the person may perform, as the

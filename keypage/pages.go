@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -426,7 +427,7 @@ func humanError(e *apiError) string {
 		return "Something went wrong on our side. Try again in a moment."
 	}
 	if e.Field == "label" {
-		return checkLabel("") // the API refuses only blank or oversized labels the page let through
+		return fmt.Sprintf("This name cannot be used: a name is text of at most %d bytes, not only spaces.", apikey.MaxLabelLen)
 	}
 	return e.Detail
 }
