@@ -1,6 +1,7 @@
 package keyapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -56,12 +57,32 @@ type Principal struct {
 // ([AdminScopes]). Everyone else may list and read the account's keys
 // ([OpList], [OpGet]) and is refused every other operation with
 // [ErrForbidden]. Whatever the role, operations are confined to
-// Principal.Account.
+// Principal.Account, which must not be empty: a Principal without one is
+// answered 500, since "" is the owner of the keys of no account (those the
+// keyscope command makes without --owner, say), which no signed-in person
+// should reach by accident. A single-tenant application whose keys have no
+// owner writes its own Authorizer.
+//
+// The people it names sign in with cookies, which a browser sends with
+// requests that other sites make it send. The settings page refuses such
+// cross-site requests itself; the JSON API does not (a client with a key
+// needs no such check), so an application that serves [Handler] with this
+// Authorizer must wrap it, for example with net/http's
+// CrossOriginProtection:
+//
+//	keys, err := keyapi.NewHandler(manager, keyapi.Options{Authorize: keyapi.AuthorizeRoles(currentUser)})
+//	mux.Handle("/keys/", http.NewCrossOriginProtection().Handler(http.StripPrefix("/keys", keys)))
 func AuthorizeRoles(signedIn func(r *http.Request) (Principal, error)) Authorizer {
 	return func(r *http.Request, op Operation) (Actor, error) {
 		p, err := signedIn(r)
 		if err != nil {
 			return Actor{}, err
+		}
+		if p.Account == "" {
+			// "" owns the keys of no account: an operator's, or a
+			// single-tenant app's. A session without an account is a bug
+			// of the application's, not a right to those keys.
+			return Actor{}, errors.New("keyapi: AuthorizeRoles: the signed-in person has no account (Principal.Account is empty)")
 		}
 		if op.Writes() && !p.Role.Manages() {
 			return Actor{}, &AccessError{Err: ErrForbidden,

@@ -67,6 +67,12 @@ func (h *Handler) prefill(f *createForm, list string) {
 		f.Ignored = append(f.Ignored, `the link's scopes are empty: choose the key's access below`)
 		return
 	}
+	// A link names each resource once or twice; a longer list is not one
+	// a person wrote, and reading it all would make a page of any size.
+	if limit := 2*len(h.resources) + 2; len(entries) > limit {
+		f.Ignored = append(f.Ignored, fmt.Sprintf("the link lists %d scopes, and only the first %d were read", len(entries), limit))
+		entries = entries[:limit]
+	}
 	preset := ""
 	for _, e := range entries {
 		switch e {

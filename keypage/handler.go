@@ -75,6 +75,7 @@ type Handler struct {
 	cop       *http.CrossOriginProtection
 	mux       *http.ServeMux
 	pages     map[string]*template.Template
+	sent      sentForms
 }
 
 // resource is one row of the Custom picker.
@@ -226,6 +227,7 @@ func setSecurityHeaders(h http.Header) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
 
 // mountPath returns the path the page is mounted under, without a trailing
@@ -280,8 +282,15 @@ func (h *Handler) principal(w http.ResponseWriter, r *http.Request) (keyapi.Acto
 	}
 	can := permissions{keyapi.OpList: true}
 	for _, op := range writeOps {
-		if _, err := h.authz(r, op); err == nil {
+		_, err := h.authz(r, op)
+		switch {
+		case err == nil:
 			can[op] = true
+		case !errors.Is(err, keyapi.ErrForbidden):
+			// A failure (of the session store, say), not a refusal: show
+			// it rather than a page that looks read-only.
+			h.refuse(w, r, err)
+			return keyapi.Actor{}, nil, false
 		}
 	}
 	return a, can, true

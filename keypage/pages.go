@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -70,6 +71,9 @@ func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := &createForm{Access: accessFull, Grants: map[string]apikey.Access{}, Label: q.Get("label")}
+	if len(f.Label) > apikey.MaxLabelLen {
+		f.Label = "" // not a name a person gave; the form asks for one
+	}
 	if q.Has("scopes") {
 		h.prefill(f, q.Get("scopes"))
 	}
@@ -85,9 +89,15 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	once := r.PostForm.Get("once")
-	if !h.firstSend(w, r, a, can, once) {
+	if !h.claimForm(w, r, a, can, once) {
 		return
 	}
+	made := false
+	defer func() {
+		if !made {
+			h.sent.release(once)
+		}
+	}()
 	now := h.now()
 	f, scopes, expires := h.parseCreate(r.PostForm, now)
 	v := h.newView(r, "Create an API key", a, can)
@@ -113,6 +123,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.showToken(w, r, a, can, once, nk, "created", nil)
+	made = true
 }
 
 // renameForm shows the rename form.
@@ -209,15 +220,22 @@ func (h *Handler) clone(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	once := r.PostForm.Get("once")
-	if !h.firstSend(w, r, a, can, once) {
+	if !h.claimForm(w, r, a, can, once) {
 		return
 	}
+	made := false
+	defer func() {
+		if !made {
+			h.sent.release(once)
+		}
+	}()
 	var nk keyapi.NewKey
 	if err := h.call(r, http.MethodPost, "/"+k.ID+"/clone", nil, &nk); err != nil {
 		h.apiFail(w, r, err)
 		return
 	}
 	h.showToken(w, r, a, can, once, nk, "cloned", &k)
+	made = true
 }
 
 // rollForm shows the roll form: the grace period of the original.
@@ -238,9 +256,15 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	once := r.PostForm.Get("once")
-	if !h.firstSend(w, r, a, can, once) {
+	if !h.claimForm(w, r, a, can, once) {
 		return
 	}
+	made := false
+	defer func() {
+		if !made {
+			h.sent.release(once)
+		}
+	}()
 	grace, valid := parseGrace(r.PostForm.Get("grace"))
 	if !valid {
 		v := h.newView(r, "Roll an API key", a, can)
@@ -261,6 +285,7 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 		src = h.keyView(after, h.now())
 	}
 	h.showToken(w, r, a, can, once, nk, "rolled", &src)
+	made = true
 }
 
 // showToken shows a new key's token: once, since the form's one-time ID
@@ -466,19 +491,65 @@ func sentOnces(r *http.Request) []string {
 	return slices.DeleteFunc(strings.Split(c.Value, "."), func(s string) bool { return !validOnce(s) })
 }
 
-// firstSend reports whether once is the valid one-time ID of a form not
-// sent before. Otherwise it answers the request itself: a form sent again
-// gets the page that says its key was made and its token is gone.
-func (h *Handler) firstSend(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, once string) bool {
+// claimForm reports whether once is the valid one-time ID of a form that
+// neither this browser (its cookie) nor anyone on this Handler (its claims)
+// has sent before, and claims it. Otherwise it answers the request itself:
+// a form sent again gets the page that says its key was made and its token
+// is gone. The caller releases the claim unless it made the key, so that a
+// form shown again with its errors can be sent again.
+func (h *Handler) claimForm(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, once string) bool {
 	if !validOnce(once) {
 		h.fail(w, r, http.StatusBadRequest, "This form is out of date. Go back to the list of keys and start again.")
 		return false
 	}
-	if slices.Contains(sentOnces(r), once) {
+	if slices.Contains(sentOnces(r), once) || !h.sent.claim(once, time.Now()) {
 		h.render(w, r, http.StatusConflict, "sent", h.newView(r, "This form was already sent", a, can))
 		return false
 	}
 	return true
+}
+
+// sentForms are the one-time IDs of the forms sent to a Handler, so that a
+// form sent twice at once (a double click, with script off) makes one key.
+// The browser's cookie covers a form sent again later, to any instance.
+type sentForms struct {
+	mu sync.Mutex
+	at map[string]time.Time // when each was claimed
+}
+
+// Bounds of sentForms.
+const (
+	sentFormsTTL = 24 * time.Hour
+	maxSentForms = 100_000
+)
+
+// claim records once as sent at now, and reports whether it was not sent
+// before.
+func (s *sentForms) claim(once string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.at == nil {
+		s.at = map[string]time.Time{}
+	}
+	if t, ok := s.at[once]; ok && now.Sub(t) < sentFormsTTL {
+		return false
+	}
+	if len(s.at) >= maxSentForms {
+		for id, t := range s.at {
+			if now.Sub(t) >= sentFormsTTL || len(s.at) >= maxSentForms/2 {
+				delete(s.at, id)
+			}
+		}
+	}
+	s.at[once] = now
+	return true
+}
+
+// release forgets once, a form that made no key.
+func (s *sentForms) release(once string) {
+	s.mu.Lock()
+	delete(s.at, once)
+	s.mu.Unlock()
 }
 
 // markSent remembers once as sent.

@@ -16,6 +16,11 @@ import (
 // (keyapi.AuthorizeRoles over its session cookie) and needs nothing of
 // this file.
 //
+// Do not copy it into production: its sessions live in memory, never
+// expire and cannot be signed out of; its cookie is Secure only when the
+// server itself terminates TLS (not behind a proxy that does); and its code
+// travels in a URL, which browsers and shells keep in their history.
+//
 // At every start the server makes a random sign-in code and prints a link
 // with it, as notebook servers do. The code works once: whoever opens the
 // link and presses "Sign in" becomes the owner of the demo account in that
