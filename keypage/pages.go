@@ -85,7 +85,14 @@ func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
 // create creates a key from the create form and shows its token, once.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	a, can, ok := h.principal(w, r)
-	if !ok || !h.parseForm(w, r) {
+	if !ok {
+		return
+	}
+	if !can.Create() {
+		h.forbidden(w, r, keyapi.OpCreate)
+		return
+	}
+	if !h.parseForm(w, r) {
 		return
 	}
 	once := r.PostForm.Get("once")
