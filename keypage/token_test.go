@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/keyscope/apikey"
@@ -207,4 +208,34 @@ func TestDownload(t *testing.T) {
 		assert.NotContains(t, got.body, token)
 		assert.Empty(t, got.header.Get("Content-Disposition"))
 	})
+}
+
+// TestFormSentTwiceAtOnce checks that a form sent several times at once,
+// as a double click without script does before any answer sets the
+// cookie, makes one key: one answer shows a token, the others say the form
+// was already sent.
+func TestFormSentTwiceAtOnce(t *testing.T) {
+	for _, mk := range makers {
+		t.Run(mk.name, func(t *testing.T) {
+			e := newEnv(t)
+			src := e.mint(acctA, "shop", "lists:read")
+			form := withOnce(mk.form, e.once())
+			const sends = 5
+			statuses := make(chan int, sends)
+			var wg sync.WaitGroup
+			for range sends {
+				wg.Go(func() {
+					statuses <- serve(e.h, newRequest(request{method: http.MethodPost, path: mk.path(src), who: owner, form: form})).status
+				})
+			}
+			wg.Wait()
+			close(statuses)
+			count := map[int]int{}
+			for s := range statuses {
+				count[s]++
+			}
+			assert.Equal(t, map[int]int{http.StatusOK: 1, http.StatusConflict: sends - 1}, count)
+			assert.Len(t, e.keys(), 2, "one key made, beside the source")
+		})
+	}
 }
