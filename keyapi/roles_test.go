@@ -189,3 +189,25 @@ func TestAuthorizeRolesHandler(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthorizeRolesNeedsAnAccount checks that a signed-in person without
+// an account reaches no keys, whatever their role: "" owns the keys of no
+// account, an operator's, which a session missing its account must not
+// reach.
+func TestAuthorizeRolesNeedsAnAccount(t *testing.T) {
+	for _, role := range []keyapi.Role{keyapi.RoleOwner, keyapi.RoleAdmin, keyapi.RoleMember} {
+		authz := keyapi.AuthorizeRoles(func(*http.Request) (keyapi.Principal, error) {
+			return keyapi.Principal{Name: "new@example.com", Role: role}, nil
+		})
+		for _, op := range allOps {
+			t.Run(fmt.Sprintf("%s/%s", role, op), func(t *testing.T) {
+				a, err := authz(httptest.NewRequest(http.MethodGet, "/", nil), op)
+				require.Error(t, err)
+				assert.NotErrorIs(t, err, keyapi.ErrForbidden, "a bug of the application's, answered 500")
+				assert.NotErrorIs(t, err, keyapi.ErrUnauthenticated)
+				assert.Contains(t, err.Error(), "Principal.Account is empty")
+				assert.Equal(t, keyapi.Actor{}, a)
+			})
+		}
+	}
+}
