@@ -73,15 +73,15 @@ func (h *Handler) prefill(f *createForm, list string) {
 		f.Ignored = append(f.Ignored, fmt.Sprintf("the link lists %d scopes, and only the first %d were read", len(entries), limit))
 		entries = entries[:limit]
 	}
-	preset := ""
+	preset, presetEntry := "", "" // the broadest preset named, and as the link wrote it
 	for _, e := range entries {
 		switch e {
 		case apikey.PresetFull, "*:write", "*:full":
-			preset = accessFull
+			preset, presetEntry = accessFull, e
 			continue
 		case apikey.PresetReadOnly, "*:read":
 			if preset != accessFull {
-				preset = accessReadOnly
+				preset, presetEntry = accessReadOnly, e
 			}
 			continue
 		}
@@ -112,20 +112,12 @@ func (h *Handler) prefill(f *createForm, list string) {
 		// "*:read,lists:write": a wildcard cannot be shown beside
 		// per-resource choices, so show the choices and say so.
 		f.Access = accessCustom
-		f.Ignored = append(f.Ignored, fmt.Sprintf("%q applies to every resource and cannot be combined with access to single resources: the resources the link names are chosen below; choose Full access or Read-only instead if that is what you want", presetScope(preset)))
+		f.Ignored = append(f.Ignored, fmt.Sprintf("%q applies to every resource and cannot be combined with access to single resources: the resources the link names are chosen below; choose Full access or Read-only instead if that is what you want", presetEntry))
 	case preset != "":
 		f.Access = preset
 	case hasGrants:
 		f.Access = accessCustom
 	}
-}
-
-// presetScope is the scope list of a preset access choice.
-func presetScope(preset string) string {
-	if preset == accessReadOnly {
-		return "*:read"
-	}
-	return "*:write"
 }
 
 // parseCreate reads a sent create form. It returns the form, to show again
