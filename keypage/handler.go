@@ -170,6 +170,7 @@ func New(m *apikey.Manager, opts Options) (*Handler, error) {
 		"/{$}": "GET, HEAD", "/new": "GET, HEAD, POST", "/{id}/rename": "GET, HEAD, POST",
 		"/{id}/activate": "POST", "/{id}/deactivate": "POST", "/{id}/delete": "POST",
 		"/{id}/clone": "POST", "/{id}/roll": "GET, HEAD, POST", "/download": "POST",
+		"/page.css": "GET, HEAD", "/page.js": "GET, HEAD",
 	} {
 		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
