@@ -61,12 +61,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 // newForm shows the create form, pre-filled from a link's ?scopes= and
 // ?label=.
 func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
-	a, can, ok := h.principal(w, r)
+	a, can, ok := h.allowed(w, r, keyapi.OpCreate)
 	if !ok {
-		return
-	}
-	if !can.Create() {
-		h.forbidden(w, r, keyapi.OpCreate)
 		return
 	}
 	q := r.URL.Query()
@@ -84,31 +80,19 @@ func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
 
 // create creates a key from the create form and shows its token, once.
 func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
-	a, can, ok := h.principal(w, r)
+	a, can, ok := h.allowed(w, r, keyapi.OpCreate)
+	if !ok || !h.parseForm(w, r) {
+		return
+	}
+	claim, ok := h.claimForm(w, r, a, can)
 	if !ok {
 		return
 	}
-	if !can.Create() {
-		h.forbidden(w, r, keyapi.OpCreate)
-		return
-	}
-	if !h.parseForm(w, r) {
-		return
-	}
-	once := r.PostForm.Get("once")
-	if !h.claimForm(w, r, a, can, once) {
-		return
-	}
-	made := false
-	defer func() {
-		if !made {
-			h.sent.release(once)
-		}
-	}()
+	defer claim.release()
 	now := h.now()
 	f, scopes, expires := h.parseCreate(r.PostForm, now)
 	v := h.newView(r, "Create an API key", a, can)
-	v.Form, v.Once = f, once
+	v.Form, v.Once = f, claim.once
 	if len(f.Errors) > 0 {
 		h.render(w, r, http.StatusBadRequest, "new", v)
 		return
@@ -129,8 +113,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 		h.apiFail(w, r, err)
 		return
 	}
-	h.showToken(w, r, a, can, once, nk, "created", nil)
-	made = true
+	h.showToken(w, r, a, can, claim, nk, "created", nil)
 }
 
 // renameForm shows the rename form.
@@ -226,23 +209,17 @@ func (h *Handler) clone(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.parseForm(w, r) {
 		return
 	}
-	once := r.PostForm.Get("once")
-	if !h.claimForm(w, r, a, can, once) {
+	claim, ok := h.claimForm(w, r, a, can)
+	if !ok {
 		return
 	}
-	made := false
-	defer func() {
-		if !made {
-			h.sent.release(once)
-		}
-	}()
+	defer claim.release()
 	var nk keyapi.NewKey
 	if err := h.call(r, http.MethodPost, "/"+k.ID+"/clone", nil, &nk); err != nil {
 		h.apiFail(w, r, err)
 		return
 	}
-	h.showToken(w, r, a, can, once, nk, "cloned", &k)
-	made = true
+	h.showToken(w, r, a, can, claim, nk, "cloned", &k)
 }
 
 // rollForm shows the roll form: the grace period of the original.
@@ -262,20 +239,15 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 	if !ok || !h.parseForm(w, r) {
 		return
 	}
-	once := r.PostForm.Get("once")
-	if !h.claimForm(w, r, a, can, once) {
+	claim, ok := h.claimForm(w, r, a, can)
+	if !ok {
 		return
 	}
-	made := false
-	defer func() {
-		if !made {
-			h.sent.release(once)
-		}
-	}()
+	defer claim.release()
 	grace, valid := parseGrace(r.PostForm.Get("grace"))
 	if !valid {
 		v := h.newView(r, "Roll an API key", a, can)
-		v.Key, v.Graces, v.Grace, v.Once = &k, graces, defaultGrace, once
+		v.Key, v.Graces, v.Grace, v.Once = &k, graces, defaultGrace, claim.once
 		v.Errors = fieldErrors{fieldGrace: "Choose how long the original key keeps working."}
 		h.render(w, r, http.StatusBadRequest, "roll", v)
 		return
@@ -291,14 +263,14 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 	if err := h.call(r, http.MethodGet, "/"+k.ID, nil, &after); err == nil {
 		src = h.keyView(after, h.now())
 	}
-	h.showToken(w, r, a, can, once, nk, "rolled", &src)
-	made = true
+	h.showToken(w, r, a, can, claim, nk, "rolled", &src)
 }
 
-// showToken shows a new key's token: once, since the form's one-time ID
-// once is now spent, and never stored by a cache.
-func (h *Handler) showToken(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, once string, nk keyapi.NewKey, made string, src *keyView) {
-	h.markSent(w, r, once)
+// showToken shows a new key's token: once, since it keeps the claim of the
+// form that made the key, and never stored by a cache.
+func (h *Handler) showToken(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, claim *formClaim, nk keyapi.NewKey, made string, src *keyView) {
+	claim.kept = true
+	h.markSent(w, r, claim.once)
 	v := h.newView(r, "Your new API key", a, can)
 	v.New = &newKeyView{Key: h.keyView(nk.Key, h.now()), Token: nk.Token, Made: made, Source: src, Filename: downloadName(nk.Label)}
 	h.render(w, r, http.StatusOK, "token", v)
@@ -364,12 +336,8 @@ func downloadName(label string) string {
 // answers the request itself, and returns ok false, if the person may not
 // perform op or the key is not theirs.
 func (h *Handler) target(w http.ResponseWriter, r *http.Request, op keyapi.Operation) (keyapi.Actor, permissions, keyView, bool) {
-	a, can, ok := h.principal(w, r)
+	a, can, ok := h.allowed(w, r, op)
 	if !ok {
-		return a, can, keyView{}, false
-	}
-	if !can[op] {
-		h.forbidden(w, r, op)
 		return a, can, keyView{}, false
 	}
 	id, err := uuid.Parse(r.PathValue("id"))
@@ -383,6 +351,17 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request, op keyapi.Opera
 		return a, can, keyView{}, false
 	}
 	return a, can, h.keyView(k, h.now()), true
+}
+
+// allowed returns the person, as principal does, if the Authorizer allows
+// them op. Otherwise it answers the request itself and returns ok false.
+func (h *Handler) allowed(w http.ResponseWriter, r *http.Request, op keyapi.Operation) (keyapi.Actor, permissions, bool) {
+	a, can, ok := h.principal(w, r)
+	if ok && !can[op] {
+		h.forbidden(w, r, op)
+		ok = false
+	}
+	return a, can, ok
 }
 
 // forbidden answers a person the Authorizer does not allow op, with its
@@ -498,22 +477,39 @@ func sentOnces(r *http.Request) []string {
 	return slices.DeleteFunc(strings.Split(c.Value, "."), func(s string) bool { return !validOnce(s) })
 }
 
-// claimForm reports whether once is the valid one-time ID of a form that
-// neither this browser (its cookie) nor anyone on this Handler (its claims)
-// has sent before, and claims it. Otherwise it answers the request itself:
-// a form sent again gets the page that says its key was made and its token
-// is gone. The caller releases the claim unless it made the key, so that a
-// form shown again with its errors can be sent again.
-func (h *Handler) claimForm(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, once string) bool {
+// claimForm reads the one-time ID of a form that makes a key and claims
+// it, if neither this browser (its cookie) nor anyone on this Handler (its
+// claims) has sent the form before. Otherwise it answers the request
+// itself, and returns ok false: a form sent again gets the page that says
+// its key was made and its token is gone. The caller releases the claim
+// when it is done; showToken keeps it, and the release of a claim kept
+// does nothing, so that a form shown again with its errors can be sent
+// again.
+func (h *Handler) claimForm(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions) (*formClaim, bool) {
+	once := r.PostForm.Get("once")
 	if !validOnce(once) {
 		h.fail(w, r, http.StatusBadRequest, "This form is out of date. Go back to the list of keys and start again.")
-		return false
+		return nil, false
 	}
 	if slices.Contains(sentOnces(r), once) || !h.sent.claim(once, time.Now()) {
 		h.render(w, r, http.StatusConflict, "sent", h.newView(r, "This form was already sent", a, can))
-		return false
+		return nil, false
 	}
-	return true
+	return &formClaim{sent: &h.sent, once: once}, true
+}
+
+// formClaim is a form's claim of its one-time ID.
+type formClaim struct {
+	sent *sentForms
+	once string
+	kept bool // the form made its key
+}
+
+// release gives up the claim unless it is kept.
+func (c *formClaim) release() {
+	if !c.kept {
+		c.sent.release(c.once)
+	}
 }
 
 // sentForms are the one-time IDs of the forms sent to a Handler, so that a
