@@ -98,7 +98,9 @@
 // every route here; "*:write,keys:write" may manage keys. An application
 // whose people sign in rather than use keys sets its own Authorizer that
 // lets owners and admins of an account manage its keys, typically with
-// [AdminScopes] (see the example).
+// [AdminScopes] (see the example), or uses [AuthorizeRoles], that rule
+// ready made over the application's session. The settings page, package
+// keypage, takes the same Authorizer.
 //
 // Whatever the authorizer, the handler never lets a caller act beyond its
 // own scopes, [Actor].Scopes: a key it creates, clones, rolls, reactivates,
