@@ -44,6 +44,7 @@ type server struct {
 	m      *apikey.Manager // its Manager, to mint keys as the keyscope command would
 	addr   string          // its listening address
 	srv    *http.Server    // its http.Server
+	signIn string          // the settings page's one-time sign-in link it printed
 }
 
 // startServer runs the example server on a free port over the database
@@ -65,7 +66,7 @@ func startServer(t *testing.T, db string, adjust ...func(*http.Server)) server {
 	}()
 	select {
 	case st := <-ready:
-		s.base, s.m, s.addr, s.srv = "http://"+st.addr, st.m, st.addr, st.srv
+		s.base, s.m, s.addr, s.srv, s.signIn = "http://"+st.addr, st.m, st.addr, st.srv, st.signIn
 	case err := <-done:
 		cancel()
 		require.FailNowf(t, "server did not start", "%v\n%s", err, s.stderr)

@@ -25,8 +25,9 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
   // A form is sent once: a second click while the first is on its way
-  // would be refused as a repeat.
-  document.querySelectorAll("form[method=post]").forEach(function (form) {
+  // would be refused as a repeat. A form marked data-repeatable (the
+  // token's download) leaves the page as it is, so it may be sent again.
+  document.querySelectorAll("form[method=post]:not([data-repeatable])").forEach(function (form) {
     form.addEventListener("submit", function () {
       form.querySelectorAll("button[type=submit]").forEach(function (b) {
         setTimeout(function () { b.disabled = true; }, 0);
