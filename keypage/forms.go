@@ -70,7 +70,8 @@ func (h *Handler) prefill(f *createForm, list string) {
 	// A link names each resource once or twice; a longer list is not one
 	// a person wrote, and reading it all would make a page of any size.
 	if limit := 2*len(h.resources) + 2; len(entries) > limit {
-		f.Ignored = append(f.Ignored, fmt.Sprintf("the link lists %d scopes, and only the first %d were read", len(entries), limit))
+		f.Ignored = append(f.Ignored, fmt.Sprintf("the link lists %d scopes, more than this application has resources for: only the first %d were read, and those from %q on were not",
+			len(entries), limit, clip(entries[limit])))
 		entries = entries[:limit]
 	}
 	preset, presetEntry := "", "" // the broadest preset named, and as the link wrote it
@@ -227,4 +228,17 @@ func parseGrace(value string) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// clip shortens s, an entry of a link, to a length fit to show.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
