@@ -255,6 +255,9 @@ func (p browserPage) noConsoleErrors() {
 	assert.Empty(p.t, browsertest.TakeConsoleErrors(p.ctx), "the browser's console")
 }
 
+// TestBrowserSignIn signs in with the printed one-time link: before it the
+// page asks to sign in; after it the person manages the demo account; the
+// link does not work twice.
 func TestBrowserSignIn(t *testing.T) {
 	ctx := browsertest.NewBrowser(t)
 	s := startServer(t, filepath.Join(t.TempDir(), "keys.db"))
@@ -286,6 +289,9 @@ func TestBrowserSignIn(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserCreateCustomKey creates a Custom key with the picker and uses
+// its token against the data API: allowed where scoped, 403 elsewhere; the
+// token page, reloaded, shows no token and makes no second key.
 func TestBrowserCreateCustomKey(t *testing.T) {
 	p := openSettings(t)
 	assert.Equal(t, http.StatusOK, p.follow("#create-key"))
@@ -393,6 +399,8 @@ func TestBrowserCopyAndDownload(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserScopesLinkPrefills opens a "create key" link with ?scopes=
+// and finds the picker pre-filled, and the unknown entry named.
 func TestBrowserScopesLinkPrefills(t *testing.T) {
 	p := openSettings(t)
 	assert.Equal(t, http.StatusOK, p.navigate(p.s.base+settingsPath+"/new?scopes=campaigns:read,lists:write,lsts:read"))
@@ -417,6 +425,8 @@ func TestBrowserScopesLinkPrefills(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserToggle deactivates a key, after a confirmation, and sees the
+// API refuse it at once; activates it, and sees the API accept it.
 func TestBrowserToggle(t *testing.T) {
 	p := openSettings(t)
 	token, id := p.s.mint(t, firstOwner, "reporting", "profiles:read")
@@ -446,6 +456,8 @@ func TestBrowserToggle(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserClone clones a key from its menu: a second key with the same
+// label and access, and a reminder to delete the original.
 func TestBrowserClone(t *testing.T) {
 	p := openSettings(t)
 	token, id := p.s.mint(t, firstOwner, "reporting", "profiles:read,lists:write")
@@ -502,6 +514,8 @@ func TestBrowserCloneThenDeleteTheOriginal(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserRoll rolls a key with a grace period: the new key works, and
+// the original works until the expiry the page shows.
 func TestBrowserRoll(t *testing.T) {
 	p := openSettings(t)
 	token, id := p.s.mint(t, firstOwner, "backend", "lists:read")
@@ -553,6 +567,8 @@ func TestBrowserRoll(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserRename renames a key, and finds on the rename page that
+// scopes are fixed, with a link to a create form with the same scopes.
 func TestBrowserRename(t *testing.T) {
 	p := openSettings(t)
 	_, id := p.s.mint(t, firstOwner, "old name", "profiles:read,lists:write")
@@ -579,6 +595,8 @@ func TestBrowserRename(t *testing.T) {
 	p.noConsoleErrors()
 }
 
+// TestBrowserDelete deletes a key after a confirmation: its row is gone and
+// the API refuses its token.
 func TestBrowserDelete(t *testing.T) {
 	p := openSettings(t)
 	token, id := p.s.mint(t, firstOwner, "doomed", "profiles:read")
