@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// storeFailure is what the failing store says: words no person should see
+// errStoreFailure is what the failing store says: words no person should see
 // on the page.
-var storeFailure = errors.New("pq: connection to 10.0.0.7:5432 refused (password=hunter2)")
+var errStoreFailure = errors.New("pq: connection to 10.0.0.7:5432 refused (password=hunter2)")
 
 // assertNoLeak fails the test if a shows anything of the store's error.
 func assertNoLeak(t *testing.T, a answer, err error) {
@@ -86,14 +86,14 @@ func TestStoreFailures(t *testing.T) {
 			req := tc.req(e, "/"+k.ID.String())
 			req.who = owner
 			before := e.keys()
-			e.store.Fail(tc.method, storeFailure)
+			e.store.Fail(tc.method, errStoreFailure)
 			a := e.do(req)
 			assert.Equal(t, http.StatusServiceUnavailable, a.status)
 			d := a.doc()
 			assert.Contains(t, d.byID("page-error").Text(), "The key store is unavailable just now. Try again in a moment")
 			assert.Nil(t, d.byID("token"))
 			assert.Nil(t, a.cookie("keypage_sent"), "a failed form is spent")
-			assertNoLeak(t, a, storeFailure)
+			assertNoLeak(t, a, errStoreFailure)
 			e.unchanged(before)
 
 			// Once the store is back, the same request succeeds.

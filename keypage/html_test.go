@@ -306,16 +306,6 @@ func (n *node) byID(id string) *node {
 	return found
 }
 
-// contains reports whether d is n or below it.
-func (n *node) contains(d *node) bool {
-	for ; d != nil; d = d.parent {
-		if d == n {
-			return true
-		}
-	}
-	return false
-}
-
 // closest returns the nearest of n and its ancestors that matches the
 // compound selector sel, or nil.
 func (n *node) closest(sel string) *node {

@@ -48,7 +48,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		h.apiFail(w, r, err)
 		return
 	}
-	v := h.newView(r, "API keys", a, can)
+	v := h.newView("API keys", a, can)
 	now := h.now()
 	for _, k := range page.Keys {
 		v.Keys = append(v.Keys, h.keyView(k, now))
@@ -73,7 +73,7 @@ func (h *Handler) newForm(w http.ResponseWriter, r *http.Request) {
 	if q.Has("scopes") {
 		h.prefill(f, q.Get("scopes"))
 	}
-	v := h.newView(r, "Create an API key", a, can)
+	v := h.newView("Create an API key", a, can)
 	v.Form, v.Once = f, newOnce()
 	h.render(w, r, http.StatusOK, "new", v)
 }
@@ -91,7 +91,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	defer claim.release()
 	now := h.now()
 	f, scopes, expires := h.parseCreate(r.PostForm, now)
-	v := h.newView(r, "Create an API key", a, can)
+	v := h.newView("Create an API key", a, can)
 	v.Form, v.Once = f, claim.once
 	if len(f.Errors) > 0 {
 		h.render(w, r, http.StatusBadRequest, "new", v)
@@ -105,7 +105,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request) {
 	if err := h.call(r, http.MethodPost, "/", body, &nk); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.Status < 500 && ae.Code != keyapi.CodeForbidden && ae.Code != keyapi.CodeUnauthenticated {
-			field := map[string]string{"label": fieldLabel, "scopes": fieldAccess, "expires_at": fieldExpires}[ae.Field]
+			field, ok := map[string]string{"label": fieldLabel, "scopes": fieldAccess, "expires_at": fieldExpires}[ae.Field]
+			if !ok {
+				field = fieldForm
+			}
 			f.Errors[field] = humanError(ae)
 			h.render(w, r, ae.Status, "new", v)
 			return
@@ -122,7 +125,7 @@ func (h *Handler) renameForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := h.newView(r, "Rename an API key", a, can)
+	v := h.newView("Rename an API key", a, can)
 	v.Key, v.Label = &k, k.Label
 	h.render(w, r, http.StatusOK, "rename", v)
 }
@@ -134,7 +137,7 @@ func (h *Handler) rename(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	label := r.PostForm.Get("label")
-	v := h.newView(r, "Rename an API key", a, can)
+	v := h.newView("Rename an API key", a, can)
 	v.Key, v.Label, v.Errors = &k, label, fieldErrors{}
 	if msg := checkLabel(label); msg != "" {
 		v.Errors[fieldLabel] = msg
@@ -191,7 +194,7 @@ func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, op keyapi.Op
 		return
 	}
 	if r.PostForm.Get("confirm") != "yes" {
-		v := h.newView(r, title, a, can)
+		v := h.newView(title, a, can)
 		v.Key, v.Action = &k, action
 		h.render(w, r, http.StatusOK, "confirm", v)
 		return
@@ -228,7 +231,7 @@ func (h *Handler) rollForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := h.newView(r, "Roll an API key", a, can)
+	v := h.newView("Roll an API key", a, can)
 	v.Key, v.Graces, v.Grace, v.Once = &k, graces, defaultGrace, newOnce()
 	h.render(w, r, http.StatusOK, "roll", v)
 }
@@ -246,7 +249,7 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 	defer claim.release()
 	grace, valid := parseGrace(r.PostForm.Get("grace"))
 	if !valid {
-		v := h.newView(r, "Roll an API key", a, can)
+		v := h.newView("Roll an API key", a, can)
 		v.Key, v.Graces, v.Grace, v.Once = &k, graces, defaultGrace, claim.once
 		v.Errors = fieldErrors{fieldGrace: "Choose how long the original key keeps working."}
 		h.render(w, r, http.StatusBadRequest, "roll", v)
@@ -271,8 +274,8 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) showToken(w http.ResponseWriter, r *http.Request, a keyapi.Actor, can permissions, claim *formClaim, nk keyapi.NewKey, made string, src *keyView) {
 	claim.kept = true
 	h.markSent(w, r, claim.once)
-	v := h.newView(r, "Your new API key", a, can)
-	v.New = &newKeyView{Key: h.keyView(nk.Key, h.now()), Token: nk.Token, Made: made, Source: src, Filename: downloadName(nk.Label)}
+	v := h.newView("Your new API key", a, can)
+	v.New = &newKeyView{Key: h.keyView(nk.Key, h.now()), Token: nk.Token, Made: made, Source: src}
 	h.render(w, r, http.StatusOK, "token", v)
 }
 
@@ -492,7 +495,7 @@ func (h *Handler) claimForm(w http.ResponseWriter, r *http.Request, a keyapi.Act
 		return nil, false
 	}
 	if slices.Contains(sentOnces(r), once) || !h.sent.claim(once, time.Now()) {
-		h.render(w, r, http.StatusConflict, "sent", h.newView(r, "This form was already sent", a, can))
+		h.render(w, r, http.StatusConflict, "sent", h.newView("This form was already sent", a, can))
 		return nil, false
 	}
 	return &formClaim{sent: &h.sent, once: once}, true

@@ -32,7 +32,6 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006 15:04 UTC")
 	},
-	"day":  func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"once": newOnce, // a fresh one-time ID for each form that makes a key
 }
@@ -88,11 +87,10 @@ type view struct {
 
 // newKeyView is a key just made, with its token.
 type newKeyView struct {
-	Key      keyView
-	Token    string
-	Made     string   // "created", "cloned" or "rolled"
-	Source   *keyView // the original of a clone or roll, as it is now
-	Filename string   // of the download
+	Key    keyView
+	Token  string
+	Made   string   // "created", "cloned" or "rolled"
+	Source *keyView // the original of a clone or roll, as it is now
 }
 
 // keyView is a key as the page shows it.
@@ -163,7 +161,7 @@ func (h *Handler) keyView(k apikey.Key, now time.Time) keyView {
 }
 
 // newView returns the view of a page for actor a.
-func (h *Handler) newView(r *http.Request, title string, a keyapi.Actor, can permissions) *view {
+func (h *Handler) newView(title string, a keyapi.Actor, can permissions) *view {
 	return &view{Title: title, Actor: a, Can: can, Resources: h.resources}
 }
 
