@@ -208,11 +208,7 @@ func (h *Handler) confirmed(w http.ResponseWriter, r *http.Request, op keyapi.Op
 
 // clone clones a key and shows the new key's token, once.
 func (h *Handler) clone(w http.ResponseWriter, r *http.Request) {
-	a, can, k, ok := h.target(w, r, keyapi.OpClone)
-	if !ok || !h.parseForm(w, r) {
-		return
-	}
-	claim, ok := h.claimForm(w, r, a, can)
+	a, can, k, claim, ok := h.keyForm(w, r, keyapi.OpClone)
 	if !ok {
 		return
 	}
@@ -238,11 +234,7 @@ func (h *Handler) rollForm(w http.ResponseWriter, r *http.Request) {
 
 // roll rolls a key and shows the new key's token, once.
 func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
-	a, can, k, ok := h.target(w, r, keyapi.OpRoll)
-	if !ok || !h.parseForm(w, r) {
-		return
-	}
-	claim, ok := h.claimForm(w, r, a, can)
+	a, can, k, claim, ok := h.keyForm(w, r, keyapi.OpRoll)
 	if !ok {
 		return
 	}
@@ -267,6 +259,20 @@ func (h *Handler) roll(w http.ResponseWriter, r *http.Request) {
 		src = h.keyView(after, h.now())
 	}
 	h.showToken(w, r, a, can, claim, nk, "rolled", &src)
+}
+
+// keyForm reads a sent form that makes a key from the path's key (clone,
+// roll): it checks that the person may perform op on that key, reads the
+// form and claims its one-time ID. It answers the request itself, and
+// returns ok false, if any of that fails; otherwise the caller releases
+// the claim when done.
+func (h *Handler) keyForm(w http.ResponseWriter, r *http.Request, op keyapi.Operation) (keyapi.Actor, permissions, keyView, *formClaim, bool) {
+	a, can, k, ok := h.target(w, r, op)
+	if !ok || !h.parseForm(w, r) {
+		return a, can, k, nil, false
+	}
+	claim, ok := h.claimForm(w, r, a, can)
+	return a, can, k, claim, ok
 }
 
 // showToken shows a new key's token: once, since it keeps the claim of the
