@@ -163,15 +163,16 @@ func New(m *apikey.Manager, opts Options) (*Handler, error) {
 	h.mux.HandleFunc("GET /{id}/roll", h.rollForm)
 	h.mux.HandleFunc("POST /{id}/roll", h.roll)
 	h.mux.HandleFunc("POST /download", h.download)
-	for _, name := range assetNames {
-		h.mux.HandleFunc("GET /"+name, serveStatic)
-	}
-	for pattern, allow := range map[string]string{
+	allows := map[string]string{
 		"/{$}": "GET, HEAD", "/new": "GET, HEAD, POST", "/{id}/rename": "GET, HEAD, POST",
 		"/{id}/activate": "POST", "/{id}/deactivate": "POST", "/{id}/delete": "POST",
 		"/{id}/clone": "POST", "/{id}/roll": "GET, HEAD, POST", "/download": "POST",
-		"/page.css": "GET, HEAD", "/page.js": "GET, HEAD",
-	} {
+	}
+	for _, name := range assetNames {
+		h.mux.HandleFunc("GET /"+name, serveStatic)
+		allows["/"+name] = "GET, HEAD"
+	}
+	for pattern, allow := range allows {
 		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			h.fail(w, r, http.StatusMethodNotAllowed, "This address does not take that kind of request.")
